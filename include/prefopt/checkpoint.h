@@ -1,0 +1,75 @@
+/*
+ * checkpoint.h: HDF5 checkpoints (layout in docs/formats.md and DESIGN.md section 4).
+ *
+ * A checkpoint is one HDF5 file written with libver bounds v110:
+ *   /               attrs format="prefopt-checkpoint", format_version=1, step, algorithm,
+ *                   config_json, world_size
+ *   /model          attrs arch, n_layer, n_head, d_model, vocab_size, max_seq_len
+ *   /model/params/  one float32 dataset per tensor, HF GPT-2 names and shapes
+ *   /optimizer/     (training checkpoints) attr step; m/<name>, v/<name> like params
+ * Writes are atomic: PATH.tmp is written, flushed, fsync'ed and renamed onto PATH, and
+ * the folder is fsync'ed, so PATH is always either the old file or the complete new one.
+ * Readers accept files written by h5py (variable-length UTF-8 strings, int64 integers).
+ * Every failure returns PF_ERR_USAGE (exit 2) with a message naming the file and, where
+ * one is involved, the tensor or attribute; PF_ERR_RUNTIME for write failures.
+ */
+#ifndef PREFOPT_CHECKPOINT_H
+#define PREFOPT_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "prefopt/model.h"
+#include "prefopt/optim.h"
+
+typedef struct {
+    int64_t step;
+    char algorithm[32]; /* "init", "sft", "dpo", ... */
+    char *config_json;  /* resolved config (owned, may be NULL) */
+    int64_t world_size; /* of the run that wrote the file */
+} pf_checkpoint_meta;
+
+/* Frees the strings a meta owns (not the struct itself). */
+void pf_checkpoint_meta_clear(pf_checkpoint_meta *meta);
+
+/* Writes model (and opt when non-NULL) atomically to path. */
+int pf_checkpoint_write(const char *path, const pf_model *model, const pf_adamw *opt,
+                        const pf_checkpoint_meta *meta);
+
+/* Reads the model config and parameters from path. with_grads allocates gradients.
+ * meta may be NULL; otherwise it receives the root attributes (missing optional
+ * ones get defaults: step 0, algorithm "", world_size 1). */
+int pf_checkpoint_read_model(const char *path, int with_grads, pf_model **model,
+                             pf_checkpoint_meta *meta);
+
+/* Reads /optimizer into an AdamW state created for model (whose moments it fills). */
+int pf_checkpoint_read_optimizer(const char *path, const pf_model *model, pf_adamw *opt);
+
+/* Like pf_checkpoint_read_model. path may be a checkpoint file or a run directory, whose
+ * newest readable RUN_DIR/checkpoints/step-NNNNNNNN.h5 is loaded (an unreadable newer
+ * one is skipped with a warning on stderr naming it). When resolved is non-NULL it
+ * receives the malloc'ed path of the file actually read (free with free()). */
+int pf_checkpoint_read_model_at(const char *path, int with_grads, pf_model **model,
+                                pf_checkpoint_meta *meta, char **resolved);
+
+/* Reports whether the checkpoint file holds /optimizer and, if so, its step attribute
+ * (*step is 0 when absent). Errors as for reading (PF_ERR_USAGE naming the file). */
+int pf_checkpoint_probe_optimizer(const char *file, int *present, int64_t *step);
+
+/* Writes RUN_DIR/checkpoints/step-NNNNNNNN.h5 (step zero-padded to 8 digits) into buf.
+ * Returns PF_OK or PF_ERR_USAGE when it does not fit. */
+int pf_checkpoint_step_path(const char *run_dir, int64_t step, char *buf, size_t size);
+
+/* Lists the steps of the RUN_DIR/checkpoints/step-*.h5 files, newest first, into a
+ * malloc'ed array (*steps, free with free(); NULL when *n is 0). A missing checkpoints
+ * folder gives *n = 0. Returns PF_OK or PF_ERR_RUNTIME. */
+int pf_checkpoint_list(const char *run_dir, int64_t **steps, int *n);
+
+/* Deletes all but the newest keep step-*.h5 files of RUN_DIR/checkpoints (keep >= 1).
+ * Returns PF_OK or PF_ERR_RUNTIME naming the file that could not be removed. */
+int pf_checkpoint_prune(const char *run_dir, int keep);
+
+/* SHA-256 (lowercase hex, 64 chars + NUL) over the parameter tensors in canonical
+ * order, as float32 little-endian bytes. */
+void pf_model_params_sha256(const pf_model *model, char hex[65]);
+
+#endif

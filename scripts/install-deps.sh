@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages prefopt-mpi needs to build, test and benchmark.
+# Does nothing when everything is already present. Needs root (or sudo) only when
+# something is missing.
+set -euo pipefail
+
+# Build and run-time libraries, tools, and the Python stack for parity tests/plots.
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libopenmpi-dev openmpi-bin
+  libopenblas-dev
+  libhdf5-dev hdf5-tools
+  libcjson-dev
+  libcunit1-dev
+  clang clang-format clang-tidy cppcheck
+  python3 python3-numpy python3-h5py python3-torch python3-matplotlib
+)
+if [ "${PREFOPT_WITH_SLURM:-0}" = 1 ]; then
+  PACKAGES+=(slurmctld slurmd slurm-client munge)
+fi
+if [ "${PREFOPT_WITH_BENCH:-0}" = 1 ]; then
+  PACKAGES+=(hyperfine)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing+=("$p") ;;
+  esac
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: missing packages (${missing[*]}) and no apt-get; install them by hand" >&2
+  exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
