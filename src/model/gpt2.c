@@ -116,7 +116,7 @@ typedef struct {
     pf_model_config cfg;
     int max_B, max_T, with_backward, slots; /* slots: 1 (inference) or n_layer */
     size_t cap;                             /* max_B * max_T tokens */
-    float *mem;
+    char *mem;
     float *resid; /* [L+1][cap,D] (inference: [2][cap,D]) */
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *probs, *atty, *resid2;
     float *ln2, *ln2_mean, *ln2_rstd, *fch, *fcg; /* per slot */
@@ -130,23 +130,24 @@ typedef struct {
     int32_t *lengths; /* [max_B] */
 } gpt2_ws;
 
-/* Carves n floats off the running pointer. */
-static float *carve(float **cursor, size_t n)
+/* Carves n 4-byte elements (floats or int32) off the running byte cursor, keeping every
+ * region 64-byte aligned. */
+static void *carve(char **cursor, size_t n)
 {
-    float *p = *cursor;
-    *cursor += (n + 15) / 16 * 16; /* keep 64-byte alignment */
+    void *p = *cursor;
+    *cursor += (n * 4 + 63) / 64 * 64;
     return p;
 }
 
-/* Float count of each carved region, in carve order (one table keeps size and layout
- * in agreement). */
-static size_t gpt2_ws_layout(gpt2_ws *w, float *base)
+/* Carves every region from base (NULL: only measure) and returns the total bytes; one
+ * function computes both the size and the layout, so they always agree. */
+static size_t gpt2_ws_layout(gpt2_ws *w, char *base)
 {
     const size_t D = (size_t)w->cfg.d_model, H = (size_t)w->cfg.n_head, cap = w->cap;
     const size_t S = (size_t)w->slots, V = (size_t)w->cfg.vocab_size;
     const size_t TT = (size_t)w->max_T * (size_t)w->max_T;
     const size_t resid_slots = w->with_backward ? (size_t)w->cfg.n_layer + 1 : 2;
-    float *c = base;
+    char *c = base;
     w->resid = carve(&c, resid_slots * cap * D);
     w->ln1 = carve(&c, S * cap * D);
     w->ln1_mean = carve(&c, S * cap);
@@ -171,10 +172,10 @@ static size_t gpt2_ws_layout(gpt2_ws *w, float *base)
         w->dnarrow = carve(&c, cap * D);
         w->dscratch = carve(&c, TT);
     }
-    w->tokens = (int32_t *)carve(&c, cap);
-    w->targets = (int32_t *)carve(&c, cap);
-    w->lengths = (int32_t *)carve(&c, (size_t)w->max_B);
-    w->valid = (uint8_t *)carve(&c, cap / 4 + 1);
+    w->tokens = carve(&c, cap);
+    w->targets = carve(&c, cap);
+    w->lengths = carve(&c, (size_t)w->max_B);
+    w->valid = carve(&c, cap / 4 + 1);
     return (size_t)(c - base);
 }
 
@@ -191,14 +192,14 @@ static int gpt2_workspace_create(const pf_model *m, int max_batch, int max_seq, 
     w->slots = with_backward ? m->cfg.n_layer : 1;
     w->cap = (size_t)max_batch * (size_t)max_seq;
     size_t n = gpt2_ws_layout(w, NULL);
-    w->mem = pf_calloc(n * sizeof(float), "activation workspace");
+    w->mem = pf_calloc(n, "activation workspace");
     if (!w->mem) {
         pf_free(w);
         return PF_ERR_RUNTIME;
     }
     gpt2_ws_layout(w, w->mem);
     *impl = w;
-    *bytes = n * sizeof(float);
+    *bytes = n;
     return PF_OK;
 }
 

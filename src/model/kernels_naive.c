@@ -70,7 +70,8 @@ void logsoftmax_naive(float *logprobs, const float *logits, const int32_t *targe
         for (int j = 1; j < V; j++)
             m = row[j] > m ? row[j] : m;
         for (int j = 0; j < V; j++)
-            s += exp(row[j] - m);
+            s += exp(row[j] - m); /* >= 1: the maximum contributes exp(0) */
+        // cppcheck-suppress invalidFunctionArg ; s >= 1 (see above)
         logprobs[n] = (float)(row[targets[n]] - m - log(s));
     }
 }

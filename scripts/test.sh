@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script):
+#   1. install what is missing (scripts/install-deps.sh; nothing when all is present),
+#   2. static checks: clang-format and cppcheck (scripts/check-static.sh),
+#   3. build and run every test under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   4. build Release and run every test; the output ends with ctest's summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+scripts/install-deps.sh
+
+echo "== static checks"
+scripts/check-static.sh
+
+echo "== ASan + UBSan build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFOPT_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+# Open MPI and OpenBLAS keep a few process-lifetime allocations; suppress only those.
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+export ASAN_OPTIONS="detect_odr_violation=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE no-sanitizer
+
+echo "== Release build and tests"
+unset LSAN_OPTIONS ASAN_OPTIONS UBSAN_OPTIONS
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs" >/dev/null
+ctest --test-dir build --output-on-failure -j"$jobs"
