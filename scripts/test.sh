@@ -12,6 +12,8 @@ scripts/install-deps.sh
 
 echo "== static checks"
 scripts/check-static.sh
+echo "== demo data is what its generator writes"
+/usr/bin/python3 scripts/gen_demo_data.py --check
 
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFOPT_SANITIZE=ON >/dev/null
