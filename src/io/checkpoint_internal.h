@@ -1,0 +1,29 @@
+/*
+ * checkpoint_internal.h: hooks for src/io modules that extend checkpoints (e.g. the
+ * /train group of training checkpoints) without re-implementing the atomic writer or
+ * the reader's file checks. Not part of the public API.
+ */
+#ifndef PREFOPT_IO_CHECKPOINT_INTERNAL_H
+#define PREFOPT_IO_CHECKPOINT_INTERNAL_H
+
+#include <hdf5.h>
+
+#include "prefopt/checkpoint.h"
+
+/* Adds extra groups or attributes to a checkpoint being written (file is the open,
+ * in-memory HDF5 file after /, /model and /optimizer are written). Returns a pf status;
+ * messages need not name the checkpoint path (the caller prefixes it). */
+typedef int (*pf_checkpoint_extra_fn)(hid_t file, const void *ctx);
+
+/* pf_checkpoint_write, calling extra(file, ctx) (when non-NULL) before the file is
+ * closed; same atomicity and errors. */
+int pf_checkpoint_write_with(const char *path, const pf_model *model, const pf_adamw *opt,
+                             const pf_checkpoint_meta *meta, pf_checkpoint_extra_fn extra,
+                             const void *ctx);
+
+/* Opens an existing checkpoint file read-only after checking that it exists, is a
+ * readable regular file and is HDF5. Errors are PF_ERR_USAGE and do not yet name the
+ * file (prefix it with pf_fail_prefix). Close with H5Fclose. */
+int pf_checkpoint_open(const char *path, hid_t *file);
+
+#endif
