@@ -18,6 +18,8 @@ static const pf_cli_command COMMANDS[] = {
     {"init", "write a randomly initialised checkpoint from a config", pf_cmd_init},
     {"inspect", "describe a checkpoint or a run's newest checkpoint", pf_cmd_inspect},
     {"logprobs", "per-token log-probabilities of token id sequences", pf_cmd_logprobs},
+    {"train", "train with SFT or DPO on every rank of the MPI job", pf_cmd_train},
+    {"metrics", "print a run's metric table (metrics.h5) as text or CSV", pf_cmd_metrics},
     {"validate", "check JSONL training data (dpo, sft, prompts, trl)", pf_cmd_validate},
     {"tokenize", "encode text with a GPT-2 byte-level BPE tokenizer", pf_cmd_tokenize},
     {"train-tokenizer", "learn a byte-level BPE tokenizer from JSONL files",

@@ -72,17 +72,16 @@ int pf_checkpoint_prune(const char *run_dir, int keep);
  * order, as float32 little-endian bytes. */
 void pf_model_params_sha256(const pf_model *model, char hex[65]);
 
-
-
 /* ---- training state (/train), written into training checkpoints ---- */
 
 typedef struct {
-    int64_t data_position;      /* examples consumed: step * global_batch */
-    int64_t tokens_seen;        /* tokens trained on so far */
-    double lr;                  /* learning rate of the last step */
-    char reference_sha256[65];  /* params_sha256 of the reference model ("" when none) */
-    int n_scales;               /* exact-sum scale exponents, one per tensor */
-    int32_t *scales;            /* owned: freed by pf_train_state_clear */
+    int64_t data_position;     /* examples consumed: step * global_batch */
+    int64_t tokens_seen;       /* tokens trained on so far */
+    double lr;                 /* learning rate of the last step */
+    char reference_sha256[65]; /* params_sha256 of the reference model ("" when none) */
+    int n_scales;              /* exact-sum scale exponents, one per tensor */
+    int32_t *scales;           /* owned: freed by pf_train_state_clear */
+    const struct pf_tokenizer *tokenizer; /* written as /tokenizer when non-NULL (not read) */
 } pf_train_state;
 
 void pf_train_state_clear(pf_train_state *st);
@@ -94,4 +93,8 @@ int pf_checkpoint_write_train(const char *path, const pf_model *model, const pf_
 
 /* Reads /train of a training checkpoint (PF_ERR_USAGE naming the file when absent). */
 int pf_checkpoint_read_train(const char *path, pf_train_state *st);
+
+/* Reads the /tokenizer a checkpoint carries; path may be a run directory (its newest
+ * valid checkpoint). PF_ERR_USAGE naming the file when it has none. */
+int pf_checkpoint_read_tokenizer(const char *path, struct pf_tokenizer **out);
 #endif

@@ -8,13 +8,11 @@
 
 #include "prefopt/config.h"
 #include "prefopt/examples.h"
-
-typedef struct pf_tokenizer pf_tokenizer;
+#include "prefopt/tokenizer.h"
 
 /* Loads the tokenizer named by the config (model.tokenizer.vocab / .merges), or the one
  * stored in the checkpoint model.init names. */
 int pf_prep_tokenizer(const pf_config *cfg, pf_tokenizer **out);
-void pf_tokenizer_free(pf_tokenizer *tok);
 
 /* Reads path (format from cfg->data_format, or from the algorithm when "auto"),
  * validates it, renders and tokenizes every record into ds with n_seq sequences per

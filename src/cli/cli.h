@@ -23,6 +23,7 @@ typedef struct {
 int pf_cmd_init(int argc, char **argv);
 int pf_cmd_inspect(int argc, char **argv);
 int pf_cmd_logprobs(int argc, char **argv);
+int pf_cmd_metrics(int argc, char **argv);
 int pf_cmd_train(int argc, char **argv);
 int pf_cmd_validate(int argc, char **argv);
 int pf_cmd_tokenize(int argc, char **argv);

@@ -1,9 +1,10 @@
 /*
- * train.c: `prefopt-mpi train CONFIG.json [--set dotted.key=value]... [--resume]`.
+ * train.c: `prefopt-mpi train CONFIG.json [--set dotted.key=value]...
+ * [--resume]`.
  *
- * Runs under mpirun / srun (or alone, as one rank). Every rank parses the same command
- * line and config; errors are agreed across ranks and printed once, by rank 0 (other
- * ranks exit with the same code without printing).
+ * Runs under mpirun / srun (or alone, as one rank). Every rank parses the same
+ * command line and config; errors are agreed across ranks and printed once, by
+ * rank 0 (other ranks exit with the same code without printing).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +19,26 @@
 enum { MAX_SETS = 64 };
 
 static const char USAGE[] =
-    "usage: prefopt-mpi train CONFIG.json [--set dotted.key=value]... [--resume]\n\n"
-    "Trains with the algorithm the config names (sft, dpo) on every rank of the MPI job\n"
-    "(mpirun -n N prefopt-mpi train ...). Parameters are bit-identical for any world size\n"
+    "usage: prefopt-mpi train CONFIG.json [--set dotted.key=value]... "
+    "[--resume]\n\n"
+    "Trains with the algorithm the config names (sft, dpo) on every rank of "
+    "the MPI job\n"
+    "(mpirun -n N prefopt-mpi train ...). Parameters are bit-identical for any "
+    "world size\n"
     "that divides train.global_batch / train.micro_batch.\n\n"
-    "  --set KEY=VALUE  override a config key (VALUE parsed as JSON, else a string)\n"
-    "  --resume         continue from RUN_DIR's newest valid checkpoint; may extend\n"
-    "                   train.steps / train.epochs and run on another world size\n"
-    "Writes RUN_DIR/config.json, RUN_DIR/metrics.h5, RUN_DIR/checkpoints/step-N.h5.\n"
+    "  --set KEY=VALUE  override a config key (VALUE parsed as JSON, else a "
+    "string)\n"
+    "  --resume         continue from RUN_DIR's newest valid checkpoint; may "
+    "extend\n"
+    "                   train.steps / train.epochs and run on another world "
+    "size\n"
+    "Writes RUN_DIR/config.json, RUN_DIR/metrics.h5, "
+    "RUN_DIR/checkpoints/step-N.h5.\n"
     "See docs/config.md for every key.\n";
 
 /* Parses the command line into config path, overrides and the resume flag. */
-static int parse_args(int argc, char **argv, const char **config, const char **sets,
-                      int *n_sets, int *resume, int *help)
+static int parse_args(int argc, char **argv, const char **config, const char **sets, int *n_sets,
+                      int *resume, int *help)
 {
     *config = NULL;
     for (int i = 1; i < argc; i++) {

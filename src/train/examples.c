@@ -45,8 +45,7 @@ static int reserve_pool(pf_dataset *ds, size_t extra)
     return PF_OK;
 }
 
-int pf_dataset_add(pf_dataset *ds, const pf_seq *seqs, int n_seq, const char *reason,
-                   int64_t line)
+int pf_dataset_add(pf_dataset *ds, const pf_seq *seqs, int n_seq, const char *reason, int64_t line)
 {
     size_t need = 0;
     for (int s = 0; s < n_seq; s++)
@@ -70,8 +69,8 @@ int pf_dataset_add(pf_dataset *ds, const pf_seq *seqs, int n_seq, const char *re
         memcpy(ids, seqs[s].ids, sizeof(int32_t) * (size_t)seqs[s].len);
         memcpy(w, seqs[s].weight, sizeof(float) * (size_t)seqs[s].len);
         w[0] = 0.0f;
-        e->seq[s] = (pf_seq){.ids = ids, .weight = w, .len = seqs[s].len,
-                             .prompt_len = seqs[s].prompt_len};
+        e->seq[s] =
+            (pf_seq){.ids = ids, .weight = w, .len = seqs[s].len, .prompt_len = seqs[s].prompt_len};
         ds->pool_used += (size_t)seqs[s].len;
     }
     ds->n_seq = n_seq;

@@ -172,8 +172,10 @@ int pf_train_step(pf_trainer *tr)
     const size_t n = pf_model_num_params(tr->policy);
     double norm = pf_grad_global_norm(tr->grad_sum, n);
     if (!isfinite(norm))
-        return pf_fail(PF_ERR_RUNTIME, "step %lld: gradient norm is %g; stopping without a "
-                       "checkpoint", (long long)tr->step + 1, norm);
+        return pf_fail(PF_ERR_RUNTIME,
+                       "step %lld: gradient norm is %g; stopping without a "
+                       "checkpoint",
+                       (long long)tr->step + 1, norm);
     pf_grad_clip(tr->grad_sum, n, norm, tr->cfg->grad_clip);
     double lr = pf_lr_at(tr->cfg, tr->step, tr->total_steps);
     memcpy(pf_model_grads(tr->policy), tr->grad_sum, sizeof(float) * n);

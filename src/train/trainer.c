@@ -1,10 +1,11 @@
 /*
  * trainer.c: setup, the training loop and teardown of `prefopt-mpi train` (see
- * trainer.h). The per-step work is in step.c; whole-dataset passes in reference.c.
+ * trainer.h). The per-step work is in step.c; whole-dataset passes in
+ * reference.c.
  *
- * Agreement points: every fallible setup stage ends in pf_dist_agree, so a failure
- * on any rank (bad data, missing file, unwritable run dir) stops all ranks with that
- * rank's message; rank 0 alone touches the run directory.
+ * Agreement points: every fallible setup stage ends in pf_dist_agree, so a
+ * failure on any rank (bad data, missing file, unwritable run dir) stops all
+ * ranks with that rank's message; rank 0 alone touches the run directory.
  */
 #include <cblas.h>
 #include <errno.h>
@@ -21,7 +22,8 @@
 #include "prefopt/trainer.h"
 #include "trainer_internal.h"
 
-/* Rank 0: creates RUN_DIR and RUN_DIR/checkpoints and writes config.json atomically. */
+/* Rank 0: creates RUN_DIR and RUN_DIR/checkpoints and writes config.json
+ * atomically. */
 static int prepare_run_dir(const pf_trainer *tr)
 {
     char path[PF_PATH_MAX + 32];
@@ -36,7 +38,8 @@ static int prepare_run_dir(const pf_trainer *tr)
     return pf_write_file_atomic(path, tr->cfg->resolved_json, strlen(tr->cfg->resolved_json));
 }
 
-/* The policy's initial weights: random from the seed, or a checkpoint / run dir. */
+/* The policy's initial weights: random from the seed, or a checkpoint / run
+ * dir. */
 static int load_policy(pf_trainer *tr, int vocab_size)
 {
     const pf_config *c = tr->cfg;
@@ -54,8 +57,8 @@ static int load_policy(pf_trainer *tr, int vocab_size)
     return rc;
 }
 
-/* The reference: a copy of the initial policy ("init") or a checkpoint; its identity
- * (params_sha256) goes into every checkpoint. */
+/* The reference: a copy of the initial policy ("init") or a checkpoint; its
+ * identity (params_sha256) goes into every checkpoint. */
 static int load_reference(pf_trainer *tr)
 {
     const pf_config *c = tr->cfg;
@@ -101,15 +104,16 @@ static int allocate_buffers(pf_trainer *tr)
     tr->lengths = pf_calloc(sizeof(int32_t) * (size_t)rows, "batch lengths");
     tr->logprobs = pf_calloc(sizeof(float) * cells, "log-probs");
     tr->dlogprobs = pf_calloc(sizeof(float) * cells, "log-prob gradients");
-    tr->slots = pf_calloc(sizeof(double) * (size_t)tr->micro_per_step * PF_ALGO_MAX_SUMS,
-                          "metric slots");
+    tr->slots =
+        pf_calloc(sizeof(double) * (size_t)tr->micro_per_step * PF_ALGO_MAX_SUMS, "metric slots");
     if (!tr->grad_sum || !tr->step_examples || !tr->tokens || !tr->lengths || !tr->logprobs ||
         !tr->dlogprobs || !tr->slots)
         return PF_ERR_RUNTIME;
     return PF_OK;
 }
 
-/* Loads the tokenizer and the train/eval examples (every rank, deterministically). */
+/* Loads the tokenizer and the train/eval examples (every rank,
+ * deterministically). */
 static int load_data(pf_trainer *tr, pf_tokenizer **tok)
 {
     const pf_config *c = tr->cfg;
@@ -125,7 +129,8 @@ static int load_data(pf_trainer *tr, pf_tokenizer **tok)
     return rc;
 }
 
-/* The path of the newest checkpoint of RUN_DIR that reads back, for --resume. */
+/* The path of the newest checkpoint of RUN_DIR that reads back, for --resume.
+ */
 static int resume_from(pf_trainer *tr)
 {
     char *file = NULL;
@@ -144,17 +149,18 @@ static int resume_from(pf_trainer *tr)
     if (!rc)
         rc = pf_checkpoint_read_train(file, &st);
     if (!rc && strcmp(st.reference_sha256, tr->reference_sha256) != 0)
-        rc = pf_fail(PF_ERR_USAGE, "%s: the reference model differs from the one the run "
-                     "started with (params_sha256 %.12s... vs %.12s...)", file,
-                     st.reference_sha256, tr->reference_sha256);
+        rc = pf_fail(PF_ERR_USAGE,
+                     "%s: the reference model differs from the one the run "
+                     "started with (params_sha256 %.12s... vs %.12s...)",
+                     file, st.reference_sha256, tr->reference_sha256);
     if (!rc)
         rc = pf_checkpoint_read_optimizer(file, tr->policy, tr->opt);
     if (!rc && tr->acc) {
         int n = 0;
         int32_t *scales = pf_exact_accum_exponents(tr->acc, &n);
         if (st.n_scales != n)
-            rc = pf_fail(PF_ERR_USAGE, "%s: /train holds %d scales, the model has %d tensors",
-                         file, st.n_scales, n);
+            rc = pf_fail(PF_ERR_USAGE, "%s: /train holds %d scales, the model has %d tensors", file,
+                         st.n_scales, n);
         else
             memcpy(scales, st.scales, sizeof(int32_t) * (size_t)n);
     }
@@ -182,8 +188,8 @@ static int save_checkpoint(pf_trainer *tr)
         return PF_OK;
     char path[PF_PATH_MAX + 64];
     int rc = pf_checkpoint_step_path(tr->cfg->run_dir, tr->step, path, sizeof path);
-    pf_checkpoint_meta meta = {.step = tr->step, .world_size = tr->world,
-                               .config_json = tr->cfg->resolved_json};
+    pf_checkpoint_meta meta = {
+        .step = tr->step, .world_size = tr->world, .config_json = tr->cfg->resolved_json};
     snprintf(meta.algorithm, sizeof meta.algorithm, "%s", tr->algo->name);
     pf_train_state st = {.data_position = tr->step * tr->cfg->global_batch,
                          .tokens_seen = tr->tokens_seen,
@@ -250,8 +256,8 @@ static void format_duration(double seconds, char *buf, size_t n)
 static void print_progress(const pf_trainer *tr, const char *const *names, const double *v, int n)
 {
     double elapsed = pf_now() - tr->started;
-    double eta = tr->step > 0 ? elapsed / (double)tr->step * (double)(tr->total_steps - tr->step)
-                              : 0.0;
+    double eta =
+        tr->step > 0 ? elapsed / (double)tr->step * (double)(tr->total_steps - tr->step) : 0.0;
     char el[32], et[32];
     format_duration(elapsed, el, sizeof el);
     format_duration(eta, et, sizeof et);
@@ -266,7 +272,8 @@ static void print_progress(const pf_trainer *tr, const char *const *names, const
     fflush(stdout);
 }
 
-/* Evaluates on data.eval and fills "eval/<name>" entries after n existing ones. */
+/* Evaluates on data.eval and fills "eval/<name>" entries after n existing ones.
+ */
 static int run_eval(pf_trainer *tr, const char **names, double *values, int *n)
 {
     static char eval_names[PF_ALGO_MAX_METRICS][64];
@@ -282,14 +289,15 @@ static int run_eval(pf_trainer *tr, const char **names, double *values, int *n)
     return rc;
 }
 
-/* After step: progress line + metrics row (log interval) and eval (eval interval). */
+/* After step: progress line + metrics row (log interval) and eval (eval
+ * interval). */
 static int log_and_eval(pf_trainer *tr, interval_stats *stats)
 {
     const pf_config *c = tr->cfg;
     const int last = tr->step == tr->total_steps;
     const int do_log = tr->step % c->log_every == 0 || last;
-    const int do_eval = tr->eval.n > 0 && ((c->eval_every > 0 && tr->step % c->eval_every == 0) ||
-                                           last);
+    const int do_eval =
+        tr->eval.n > 0 && ((c->eval_every > 0 && tr->step % c->eval_every == 0) || last);
     const char *names[PF_MAX_METRICS];
     double values[PF_MAX_METRICS];
     int n = 0, rc = PF_OK;
@@ -314,8 +322,10 @@ static int check_world(const pf_trainer *tr)
 {
     if (tr->micro_per_step % tr->world != 0)
         return pf_fail(PF_ERR_USAGE,
-                       "train.micro_batch: %d ranks do not divide the %d micro-batches per step "
-                       "(global_batch %lld / micro_batch %lld); use a world size that divides %d",
+                       "train.micro_batch: %d ranks do not divide the %d "
+                       "micro-batches per step "
+                       "(global_batch %lld / micro_batch %lld); use a world size "
+                       "that divides %d",
                        tr->world, tr->micro_per_step, (long long)tr->cfg->global_batch,
                        (long long)tr->cfg->micro_batch, tr->micro_per_step);
     return PF_OK;
@@ -331,7 +341,7 @@ static int setup(pf_trainer *tr, int resume, pf_tokenizer **tok)
     if (!rc)
         rc = pf_dist_agree(load_data(tr, tok));
     if (!rc)
-        rc = pf_dist_agree(load_policy(tr, 0));
+        rc = pf_dist_agree(load_policy(tr, pf_tokenizer_vocab_size(*tok)));
     if (!rc)
         rc = pf_dist_agree(load_reference(tr));
     if (!rc)
@@ -376,7 +386,8 @@ static void print_header(const pf_trainer *tr)
 {
     if (tr->rank != 0)
         return;
-    printf("prefopt-mpi train: %s on %d rank(s), %lld steps, %d train / %d eval examples "
+    printf("prefopt-mpi train: %s on %d rank(s), %lld steps, %d train / %d eval "
+           "examples "
            "(%d dropped by truncation), %zu parameters\nconfig: %s\n",
            tr->algo->name, tr->world, (long long)tr->total_steps, tr->train.n, tr->eval.n,
            tr->train.dropped + tr->eval.dropped, pf_model_num_params(tr->policy),

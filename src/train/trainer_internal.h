@@ -25,23 +25,24 @@ typedef struct {
     int rank, world;
     /* models */
     pf_model *policy;
-    pf_model *reference;   /* NULL once reference log-probs are precomputed (and no l2) */
-    float *ref_params;     /* copy of the reference weights for l2_multiplier, or NULL */
+    pf_model *reference; /* NULL once reference log-probs are precomputed (and no l2) */
+    float *ref_params;   /* copy of the reference weights for l2_multiplier, or NULL */
     char reference_sha256[65];
     pf_workspace *ws;
     pf_adamw *opt;
     pf_exact_accum *acc;
-    float *grad_sum;       /* reduced gradient, n_params */
+    float *grad_sum; /* reduced gradient, n_params */
     /* data */
+    const struct pf_tokenizer *tokenizer; /* stored in every checkpoint */
     pf_dataset train, eval;
     pf_data_order order;
-    int micro_per_step;    /* global_batch / micro_batch */
+    int micro_per_step; /* global_batch / micro_batch */
     int max_T;
     /* step buffers, sized once */
     pf_example **step_examples; /* [global_batch] */
     int32_t *tokens, *lengths;
     float *logprobs, *dlogprobs;
-    double *slots;         /* [micro_per_step or eval chunks][n_sums] */
+    double *slots; /* [micro_per_step or eval chunks][n_sums] */
     size_t slots_cap;
     /* progress */
     int64_t step, total_steps;
