@@ -19,6 +19,7 @@ static const pf_cli_command COMMANDS[] = {
     {"inspect", "describe a checkpoint or a run's newest checkpoint", pf_cmd_inspect},
     {"logprobs", "per-token log-probabilities of token id sequences", pf_cmd_logprobs},
     {"train", "train with SFT or DPO on every rank of the MPI job", pf_cmd_train},
+    {"eval", "held-out pairwise win rate, margins and DPO loss of a checkpoint", pf_cmd_eval},
     {"metrics", "print a run's metric table (metrics.h5) as text or CSV", pf_cmd_metrics},
     {"validate", "check JSONL training data (dpo, sft, prompts, trl)", pf_cmd_validate},
     {"tokenize", "encode text with a GPT-2 byte-level BPE tokenizer", pf_cmd_tokenize},

@@ -26,12 +26,12 @@ typedef struct {
     double prompt_loss_weight;
     /* per-step normalisers set by begin_step */
     double n_examples;
-    double weight_total;  /* sft: sum of token weights; dpo: chosen-token count (rpo) */
+    double weight_total; /* sft: sum of token weights; dpo: chosen-token count (rpo) */
 } pf_algo_state;
 
 typedef struct {
     const char *name;
-    int n_seq;  /* sequences per example */
+    int n_seq; /* sequences per example */
     int n_sums;
     int n_metrics;
     const char *const *metric_names; /* TRL names, e.g. "rewards/chosen" */
@@ -39,6 +39,10 @@ typedef struct {
     void (*micro_batch)(pf_algo_state *st, pf_example *const *ex, int n, const float *logprobs,
                         int T, float *dlogprobs, double *sums);
     void (*finalize)(const pf_algo_state *st, const double *sums, double *metrics);
+    /* Evaluation: adds an example's sums from its per-sequence scores (score.h layout:
+     * [n_seq][PF_SCORE_FIELDS]) without any gradient. */
+    void (*score_example)(pf_algo_state *st, const pf_example *e, const double *scores,
+                          double *sums);
 } pf_algo_ops;
 
 extern const pf_algo_ops pf_algo_sft;

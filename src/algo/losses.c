@@ -45,8 +45,8 @@ double pf_dpo_pair_loss(const pf_dpo_params *p, double delta, double *dloss_ddel
         *dloss_ddelta = -(1.0 - eps) * beta * sigmoid(-z) + eps * beta * sigmoid(z);
         return -(1.0 - eps) * pf_log_sigmoid(z) - eps * pf_log_sigmoid(-z);
     case PF_DPO_ROBUST:
-        *dloss_ddelta = (-(1.0 - eps) * beta * sigmoid(-z) - eps * beta * sigmoid(z)) /
-                        (1.0 - 2.0 * eps);
+        *dloss_ddelta =
+            (-(1.0 - eps) * beta * sigmoid(-z) - eps * beta * sigmoid(z)) / (1.0 - 2.0 * eps);
         return (-(1.0 - eps) * pf_log_sigmoid(z) + eps * pf_log_sigmoid(-z)) / (1.0 - 2.0 * eps);
     case PF_DPO_HINGE:
         *dloss_ddelta = 1.0 - z > 0.0 ? -beta : 0.0;

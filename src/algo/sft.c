@@ -8,6 +8,7 @@
 
 #include "prefopt/algo.h"
 #include "prefopt/error.h"
+#include "prefopt/score.h"
 
 enum { S_NLL, S_WEIGHT, S_TOKENS, S_COUNT };
 static const char *const METRICS[] = {"loss", "num_tokens"};
@@ -25,8 +26,8 @@ static void sft_begin_step(pf_algo_state *st, pf_example *const *batch, int n)
     st->weight_total = total > 0.0 ? total : 1.0;
 }
 
-static void sft_micro_batch(pf_algo_state *st, pf_example *const *ex, int n,
-                            const float *logprobs, int T, float *dlogprobs, double *sums)
+static void sft_micro_batch(pf_algo_state *st, pf_example *const *ex, int n, const float *logprobs,
+                            int T, float *dlogprobs, double *sums)
 {
     for (int i = 0; i < n; i++) {
         const pf_seq *s = &ex[i]->seq[0];
@@ -45,6 +46,17 @@ static void sft_micro_batch(pf_algo_state *st, pf_example *const *ex, int n,
     }
 }
 
+/* Evaluation from a precomputed score: the weighted NLL and its weight. */
+static void sft_score_example(pf_algo_state *st, const pf_example *e, const double *scores,
+                              double *sums)
+{
+    (void)st;
+    (void)e;
+    sums[S_NLL] += -scores[PF_SCORE_SUM];
+    sums[S_WEIGHT] += scores[PF_SCORE_COUNT];
+    sums[S_TOKENS] += scores[PF_SCORE_COUNT];
+}
+
 static void sft_finalize(const pf_algo_state *st, const double *s, double *m)
 {
     (void)st;
@@ -61,6 +73,7 @@ const pf_algo_ops pf_algo_sft = {
     .begin_step = sft_begin_step,
     .micro_batch = sft_micro_batch,
     .finalize = sft_finalize,
+    .score_example = sft_score_example,
 };
 
 const pf_algo_ops *pf_algo_select(const pf_config *cfg, pf_algo_state *st)

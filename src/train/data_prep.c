@@ -158,8 +158,10 @@ static int prep_record(const pf_config *cfg, const pf_tokenizer *tok, const pf_r
     }
     pf_seq view[2];
     for (int s = 0; s < n_seq; s++)
-        view[s] = (pf_seq){.ids = seqs[s].ids.ids, .weight = seqs[s].weight,
-                           .len = (int)seqs[s].ids.len, .prompt_len = seqs[s].prompt_len};
+        view[s] = (pf_seq){.ids = seqs[s].ids.ids,
+                           .weight = seqs[s].weight,
+                           .len = (int)seqs[s].ids.len,
+                           .prompt_len = seqs[s].prompt_len};
     return pf_dataset_add(ds, view, n_seq, rec->reason, rec->line);
 }
 

@@ -61,8 +61,7 @@ static int check_request(const pf_kv_cache *cache, const pf_batch *prompts,
             return pf_fail(PF_ERR_USAGE,
                            "generate: prompt %d of %d tokens + %d new tokens exceeds the kv "
                            "cache's %d positions",
-                           b, prompts->lengths[b], cfg->max_new_tokens,
-                           pf_kv_cache_max_seq(cache));
+                           b, prompts->lengths[b], cfg->max_new_tokens, pf_kv_cache_max_seq(cache));
         if ((rc = pf_sample_key(cfg->seed, cfg->step, prompt_index[b],
                                 sample_index ? sample_index[b] : 0, 0, &key)))
             return pf_fail_prefix(rc, "generate: prompt %d", b);

@@ -32,9 +32,9 @@ typedef struct {
 
 struct pf_sampler {
     int V;
-    double *p;          /* [V] exp(z_i - z_max) */
-    uint8_t *bucket;    /* [V] nucleus bucket of each token */
-    candidate *cand;    /* [V] nucleus candidates, sorted */
+    double *p;       /* [V] exp(z_i - z_max) */
+    uint8_t *bucket; /* [V] nucleus bucket of each token */
+    candidate *cand; /* [V] nucleus candidates, sorted */
 };
 
 int pf_sample_key(uint64_t seed, uint64_t step, uint64_t prompt_index, uint32_t sample_index,

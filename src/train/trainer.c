@@ -118,6 +118,7 @@ static int load_data(pf_trainer *tr, pf_tokenizer **tok)
 {
     const pf_config *c = tr->cfg;
     int rc = pf_prep_tokenizer(c, tok);
+    tr->tokenizer = *tok;
     if (!rc)
         rc = pf_prep_examples(c, *tok, c->data_train, tr->algo->n_seq, &tr->train);
     if (!rc && c->data_eval[0])
@@ -197,6 +198,7 @@ static int save_checkpoint(pf_trainer *tr)
     snprintf(st.reference_sha256, sizeof st.reference_sha256, "%s", tr->reference_sha256);
     if (tr->acc)
         st.scales = pf_exact_accum_exponents(tr->acc, &st.n_scales);
+    st.tokenizer = tr->tokenizer;
     if (!rc)
         rc = pf_checkpoint_write_train(path, tr->policy, tr->opt, &meta, &st);
     if (!rc)

@@ -1,0 +1,79 @@
+/*
+ * score.c: per-example log-prob sums over a dataset, chunked and distributed (see
+ * score.h). Buffers are sized once per call for the largest chunk.
+ */
+#include "prefopt/score.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "prefopt/dist.h"
+#include "prefopt/error.h"
+
+/* The longest sequence of the dataset. */
+static int longest(const pf_dataset *ds)
+{
+    int T = 2;
+    for (int i = 0; i < ds->n; i++)
+        for (int s = 0; s < ds->ex[i].n_seq; s++)
+            T = ds->ex[i].seq[s].len > T ? ds->ex[i].seq[s].len : T;
+    return T;
+}
+
+/* Forward of examples [first, first + n) into out. */
+static int score_chunk(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int first, int n,
+                       int32_t *tokens, int32_t *lengths, float *lp, double *out)
+{
+    const int n_seq = ds->n_seq;
+    int T = 2;
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < n_seq; s++)
+            T = ds->ex[first + i].seq[s].len > T ? ds->ex[first + i].seq[s].len : T;
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < n_seq; s++) {
+            const pf_seq *q = &ds->ex[first + i].seq[s];
+            int32_t *row = tokens + (size_t)(i * n_seq + s) * T;
+            memcpy(row, q->ids, sizeof(int32_t) * (size_t)q->len);
+            memset(row + q->len, 0, sizeof(int32_t) * (size_t)(T - q->len));
+            lengths[i * n_seq + s] = q->len;
+        }
+    pf_batch b = {.tokens = tokens, .lengths = lengths, .B = n * n_seq, .T = T};
+    pf_forward_out fo = {.logprobs = lp, .temperature = 1.0f};
+    int rc = pf_model_forward(m, ws, &b, &fo);
+    for (int i = 0; i < n && !rc; i++)
+        for (int s = 0; s < n_seq; s++) {
+            double count, sum;
+            sum = pf_seq_weighted_logp(&ds->ex[first + i].seq[s], lp + (size_t)(i * n_seq + s) * T,
+                                       &count);
+            double *o = out + ((size_t)(first + i) * n_seq + s) * PF_SCORE_FIELDS;
+            o[PF_SCORE_SUM] = sum;
+            o[PF_SCORE_MEAN] = count > 0 ? sum / count : 0.0;
+            o[PF_SCORE_COUNT] = count;
+        }
+    return rc;
+}
+
+int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk, double *out)
+{
+    const int n_seq = ds->n_seq, chunks = (ds->n + chunk - 1) / chunk, T = longest(ds);
+    const size_t fields = (size_t)ds->n * n_seq * PF_SCORE_FIELDS;
+    const size_t cells = (size_t)chunk * n_seq * T;
+    pf_workspace *own = NULL;
+    int32_t *tokens = malloc(sizeof(int32_t) * cells),
+            *lengths = malloc(sizeof(int32_t) * chunk * 2);
+    float *lp = malloc(sizeof(float) * cells);
+    int rc = tokens && lengths && lp ? PF_OK : pf_fail(PF_ERR_RUNTIME, "scoring: out of memory");
+    if (!rc && !ws && ds->n > 0)
+        rc = pf_workspace_create(m, chunk * n_seq, T, 0, &own);
+    memset(out, 0, sizeof(double) * fields);
+    for (int c = pf_dist_rank(); c < chunks && !rc; c += pf_dist_size()) {
+        int first = c * chunk, n = ds->n - first < chunk ? ds->n - first : chunk;
+        rc = score_chunk(m, ws ? ws : own, ds, first, n, tokens, lengths, lp, out);
+    }
+    rc = pf_dist_agree(rc);
+    if (!rc)
+        rc = pf_dist_gather_slots(out, fields);
+    pf_workspace_free(own);
+    free(tokens), free(lengths), free(lp);
+    return rc;
+}
