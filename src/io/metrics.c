@@ -141,7 +141,8 @@ static int load_file(const char *path, void **bytes, size_t *size, int *exists)
     *exists = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        return errno == ENOENT ? PF_OK : pf_fail(PF_ERR_RUNTIME, "cannot open: %s", strerror(errno));
+        return errno == ENOENT ? PF_OK
+                               : pf_fail(PF_ERR_RUNTIME, "cannot open: %s", strerror(errno));
     int rc = PF_OK;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         rc = pf_fail(PF_ERR_RUNTIME, "not a metrics file (not a regular, non-empty file)");
@@ -232,10 +233,10 @@ static int create_dataset(hid_t group, const char *name, hid_t ftype, int64_t ro
     hid_t space = H5Screate_simple(1, &dims, &maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    int ok = space >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0 &&
-             H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
-             (H5Tget_class(ftype) != H5T_FLOAT ||
-              H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &nan) >= 0);
+    int ok =
+        space >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0 &&
+        H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
+        (H5Tget_class(ftype) != H5T_FLOAT || H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &nan) >= 0);
     hid_t dset = ok ? H5Dcreate2(group, name, ftype, space, lcpl, dcpl, H5P_DEFAULT) : -1;
     int rc = dset < 0 ? pf_fail(PF_ERR_RUNTIME, "/metrics/%s: cannot create dataset: %s", name,
                                 pf_h5_error_text(text, sizeof text))
@@ -460,12 +461,11 @@ static int edit_table(hid_t file, edit_fn edit, const void *ctx)
 {
     pf_mtab t;
     int rc = pf_mtab_open(file, PF_ERR_RUNTIME, &t);
-    if (rc == PF_OK && edit)
+    if (rc != PF_OK)
+        return rc;
+    if (edit)
         rc = edit(&t, ctx);
-    if (rc == PF_OK && t.group >= 0 && H5Fflush(t.group, H5F_SCOPE_LOCAL) < 0)
-        rc = pf_fail(PF_ERR_RUNTIME, "cannot flush");
-    if (rc == PF_OK)
-        pf_mtab_close(&t);
+    pf_mtab_close(&t);
     return rc;
 }
 

@@ -89,9 +89,9 @@ static int read_columns(pf_mtab *t, int code)
     int rc = columns_shape(attr, code, &n);
     char **raw = rc == PF_OK ? calloc(n > 0 ? (size_t)n : 1, sizeof *raw) : NULL;
     hid_t mtype = H5Tcopy(H5T_C_S1);
-    if (rc == PF_OK && (!raw || mtype < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
-                        H5Tset_cset(mtype, H5T_CSET_UTF8) < 0 ||
-                        (n > 0 && H5Aread(attr, mtype, raw) < 0)))
+    if (rc == PF_OK &&
+        (!raw || mtype < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
+         H5Tset_cset(mtype, H5T_CSET_UTF8) < 0 || (n > 0 && H5Aread(attr, mtype, raw) < 0)))
         rc = pf_fail(code, "/metrics attribute columns: cannot be read");
     else if (rc == PF_OK)
         rc = take_names(raw, n, code, t);
