@@ -2,7 +2,8 @@
  * bench_step.c: times one DPO-shaped training step of the C model, the same step that
  * bench/torch_dpo_step.py times in PyTorch:
  *   reference forward (no gradients) + policy forward + DPO sigmoid loss over the
- *   completion half of each sequence + policy backward + AdamW update,
+ *   completion half of each sequence + policy backward + global-norm gradient clipping
+ *   at GRAD_CLIP (as torch_dpo_step.py's clip_grad_norm_) + AdamW update,
  * over B sequences (B/2 preference pairs) of T tokens. Prints one JSON line with the
  * median step time, tokens/s, GFLOP/s (formula in step_flops), peak RSS and the memory
  * the step needs in theory (params, grads, AdamW moments, reference params,
@@ -19,6 +20,8 @@
 #include "prefopt/error.h"
 #include "prefopt/model.h"
 #include "prefopt/optim.h"
+
+static const double GRAD_CLIP = 1.0; /* max global gradient norm, as bench/torch_dpo_step.py */
 
 typedef struct {
     const char *name;
@@ -44,7 +47,8 @@ static double now_s(void)
 static double step_flops(const bench_shape *s)
 {
     double N = (double)s->B * s->T, D = s->D;
-    double F = s->L * (24.0 * N * D * D + 4.0 * s->B * (double)s->T * s->T * D) + 2.0 * N * D * s->V;
+    double F =
+        s->L * (24.0 * N * D * D + 4.0 * s->B * (double)s->T * s->T * D) + 2.0 * N * D * s->V;
     return 4.0 * F;
 }
 
@@ -65,8 +69,8 @@ static double sgemm_peak(void)
     double best = 0.0;
     for (int r = 0; r < 5; r++) {
         double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
-                    c, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                    n);
         double gf = 2.0 * n * n * (double)n / (now_s() - t0) / 1e9;
         best = gf > best ? gf : best;
     }
@@ -120,14 +124,21 @@ static double run_step(bench_state *st, const bench_shape *s)
     double loss = dpo_grad(st->lp, st->ref_lp, st->dlp, s->B, s->T);
     pf_model_zero_grads(st->policy);
     pf_model_backward(st->policy, st->ws, st->dlp, NULL);
+    size_t n = pf_model_num_params(st->policy);
+    double norm = pf_grad_global_norm(pf_model_grads(st->policy), n);
+    pf_grad_clip(pf_model_grads(st->policy), n, norm, GRAD_CLIP);
     pf_adamw_step(st->opt, st->policy, 1e-4f);
     return loss;
 }
 
 static int bench(const bench_shape *s, int steps, int warmup)
 {
-    pf_model_config cfg = {.arch = PF_ARCH_GPT2, .n_layer = s->L, .n_head = s->H, .d_model = s->D,
-                           .vocab_size = s->V, .max_seq_len = s->T};
+    pf_model_config cfg = {.arch = PF_ARCH_GPT2,
+                           .n_layer = s->L,
+                           .n_head = s->H,
+                           .d_model = s->D,
+                           .vocab_size = s->V,
+                           .max_seq_len = s->T};
     pf_adamw_config ac = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f};
     bench_state st = {0};
     size_t BT = (size_t)s->B * s->T;

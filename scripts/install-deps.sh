@@ -13,8 +13,13 @@ PACKAGES=(
   libcjson-dev
   libcunit1-dev
   clang clang-format clang-tidy cppcheck
-  python3 python3-numpy python3-h5py python3-torch python3-matplotlib
+  python3 python3-numpy python3-h5py python3-torch python3-matplotlib python3-regex
 )
+# node and npm for the tokenizer parity test; any install providing both commands will do
+# (NodeSource's nodejs package bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 if [ "${PREFOPT_WITH_SLURM:-0}" = 1 ]; then
   PACKAGES+=(slurmctld slurmd slurm-client munge)
 fi
@@ -32,7 +37,8 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+  # npm packages for the tokenizer parity test (nothing when present)
+  exec "$(dirname "$0")/install-npm-deps.sh"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -48,3 +54,6 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# npm packages for the tokenizer parity test (nothing when present)
+"$(dirname "$0")/install-npm-deps.sh"

@@ -20,6 +20,7 @@ static const pf_cli_command COMMANDS[] = {
     {"logprobs", "per-token log-probabilities of token id sequences", pf_cmd_logprobs},
     {"train", "train with SFT or DPO on every rank of the MPI job", pf_cmd_train},
     {"eval", "held-out pairwise win rate, margins and DPO loss of a checkpoint", pf_cmd_eval},
+    {"generate", "sample completions for prompts with a KV cache", pf_cmd_generate},
     {"metrics", "print a run's metric table (metrics.h5) as text or CSV", pf_cmd_metrics},
     {"validate", "check JSONL training data (dpo, sft, prompts, trl)", pf_cmd_validate},
     {"tokenize", "encode text with a GPT-2 byte-level BPE tokenizer", pf_cmd_tokenize},

@@ -7,6 +7,7 @@
 #define PREFOPT_DATA_PREP_H
 
 #include "prefopt/config.h"
+#include "prefopt/data.h"
 #include "prefopt/examples.h"
 #include "prefopt/tokenizer.h"
 
@@ -22,5 +23,9 @@ int pf_prep_tokenizer(const pf_config *cfg, pf_tokenizer **out);
  * and counted in ds->dropped. */
 int pf_prep_examples(const pf_config *cfg, const pf_tokenizer *tok, const char *path, int n_seq,
                      pf_dataset *ds);
+
+/* Renders the prompt of record rec (its messages and tools, then the assistant header)
+ * and tokenizes it exactly as training does; ids are appended to out after clearing. */
+int pf_prep_prompt_ids(const pf_tokenizer *tok, const pf_record *rec, pf_token_ids *out);
 
 #endif

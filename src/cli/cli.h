@@ -26,6 +26,7 @@ int pf_cmd_logprobs(int argc, char **argv);
 int pf_cmd_metrics(int argc, char **argv);
 int pf_cmd_train(int argc, char **argv);
 int pf_cmd_eval(int argc, char **argv);
+int pf_cmd_generate(int argc, char **argv);
 int pf_cmd_validate(int argc, char **argv);
 int pf_cmd_tokenize(int argc, char **argv);
 int pf_cmd_train_tokenizer(int argc, char **argv);

@@ -217,3 +217,19 @@ int pf_prep_examples(const pf_config *cfg, const pf_tokenizer *tok, const char *
     pf_record_set_free(&set);
     return rc;
 }
+
+int pf_prep_prompt_ids(const pf_tokenizer *tok, const pf_record *rec, pf_token_ids *out)
+{
+    pf_chat chat;
+    token_seq seq;
+    memset(&seq, 0, sizeof seq);
+    seq.ids = *out;
+    pf_chat_init(&chat);
+    int rc = pf_chat_render(&chat, rec, PF_CHAT_PROMPT);
+    if (!rc)
+        rc = tokenize_chat(tok, &chat, 2, 0.0, &seq);
+    pf_chat_free(&chat);
+    free(seq.weight);
+    *out = seq.ids;
+    return rc;
+}

@@ -9,6 +9,7 @@
 set -u
 
 BIN=${PREFOPT_BIN:?PREFOPT_BIN must point at the prefopt-mpi binary}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") # the checks run in a temporary folder
 W=$(mktemp -d "${TMPDIR:-/tmp}/validate_cli.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1

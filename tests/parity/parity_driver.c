@@ -2,14 +2,17 @@
  * parity_driver.c: runs the C model on a batch described in an HDF5 exchange file, so
  * that tests/parity/test_parity.py can compare it with an independent PyTorch model.
  *
- *   parity_driver grad  CKPT IN.h5 OUT.h5   forward + backward once
- *   parity_driver adamw CKPT IN.h5 OUT.h5   `steps` AdamW steps on a fixed recipe
+ *   parity_driver grad     CKPT IN.h5 OUT.h5   forward + backward once
+ *   parity_driver adamw    CKPT IN.h5 OUT.h5   `steps` AdamW steps on a fixed recipe
+ *   parity_driver generate CKPT IN.h5 OUT.h5   pf_generate from the batch's prompts
  *
  * IN.h5 (written by test_parity.py with h5py):
  *   tokens int32 [B,T], lengths int32 [B], dlogprobs float32 [B,T],
  *   dvalues float32 [B,T] (optional; zeros when absent and the model has a value head)
  *   root attrs: temperature (default 1), ws_batch / ws_seq (workspace size, default B/T),
- *   and for adamw: steps, lr, beta1, beta2, eps, weight_decay, grad_clip (<= 0: off).
+ *   and for adamw: steps, lr, beta1, beta2, eps, weight_decay, grad_clip (<= 0: off);
+ *   for generate: max_new_tokens, gen_temperature (default 0: greedy), top_p, seed, step,
+ *   and an optional int32 dataset stop_ids [n]. Prompt b has prompt index b.
  * OUT.h5:
  *   grad:  logprobs, values (value head only), logprobs_nograd (the same forward on a
  *          workspace without backward storage), grads/<tensor name>; with a value head
@@ -17,6 +20,10 @@
  *          the LM head (logprobs NULL) and a backward of d(values) alone
  *   adamw: params/<tensor name>, grad_norm float64 [steps] (before clipping),
  *          clip_scale float32 [steps]
+ *   generate: tokens int32 [B,N] (-1 past each end), lengths int32 [B], finished int32 [B],
+ *          logprobs float32 [B,N], tokens_alone int32 [B,N] (each prompt generated alone),
+ *          logits float32 [B,N,V] (the logits token j was drawn from, recomputed by
+ *          prefill + decode steps fed the generated tokens; 0 past each end)
  *
  * The gradient recipe of a step is: zero the gradients, forward, backward of the given
  * d(logprobs) and d(values), global norm, optional clip, AdamW update at a fixed lr.
@@ -33,6 +40,7 @@
 #include "prefopt/error.h"
 #include "prefopt/model.h"
 #include "prefopt/optim.h"
+#include "prefopt/sampler.h"
 
 /* The batch and settings read from IN.h5. */
 typedef struct {
@@ -163,8 +171,8 @@ static void read_recipe(const char *path, adam_recipe *r)
 }
 
 /* Writes a float32/float64 dataset `name` (may contain a group path) under loc. */
-static void write_array(hid_t loc, const char *name, hid_t memtype, int ndim,
-                        const hsize_t *dims, const void *buf)
+static void write_array(hid_t loc, const char *name, hid_t memtype, int ndim, const hsize_t *dims,
+                        const void *buf)
 {
     hid_t space = H5Screate_simple(ndim, dims, NULL);
     hid_t ds = H5Dcreate2(loc, name, memtype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -296,8 +304,7 @@ static void adam_step(pf_model *m, pf_workspace *ws, pf_adamw *opt, exchange_in 
 }
 
 /* Mode adamw: `steps` steps of the recipe; writes params, grad_norm and clip_scale. */
-static void mode_adamw(pf_model *m, exchange_in *in, const adam_recipe *r,
-                       const char *out_path)
+static void mode_adamw(pf_model *m, exchange_in *in, const adam_recipe *r, const char *out_path)
 {
     size_t n = (size_t)in->B * (size_t)in->T;
     float *lp = xmalloc(n * sizeof(float));
@@ -327,6 +334,104 @@ static void mode_adamw(pf_model *m, exchange_in *in, const adam_recipe *r,
     free(scales);
 }
 
+/* Reads generate's settings from IN.h5's root attributes and stop_ids dataset. */
+static void read_gen_config(const char *path, pf_generate_config *cfg, int32_t **stop)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    check_h5(f, "open file", path);
+    hsize_t n[1] = {0};
+    *stop = read_array(f, "stop_ids", H5T_NATIVE_INT32, 1, n, 1);
+    *cfg = (pf_generate_config){.max_new_tokens = (int)attr_double(f, "max_new_tokens", 8),
+                                .stop_ids = *stop,
+                                .n_stop = *stop ? (int)n[0] : 0,
+                                .sampling = {(float)attr_double(f, "gen_temperature", 0.0),
+                                             (float)attr_double(f, "top_p", 1.0)},
+                                .seed = (uint64_t)attr_double(f, "seed", 0),
+                                .step = (uint64_t)attr_double(f, "step", 0),
+                                .pad_id = -1};
+    H5Fclose(f);
+}
+
+/* Runs pf_generate on prompts first..first+n-1 of the input into out (rows first..). */
+static void generate_rows(pf_model *m, const exchange_in *in, const pf_generate_config *cfg,
+                          int first, int n, pf_generate_out *out)
+{
+    const size_t N = (size_t)cfg->max_new_tokens;
+    uint64_t *pidx = xmalloc(sizeof(uint64_t) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        pidx[i] = (uint64_t)(first + i);
+    pf_kv_cache *cache = NULL;
+    check_pf(pf_kv_cache_create(m, n, in->T + cfg->max_new_tokens, &cache), "pf_kv_cache_create");
+    pf_batch batch = {in->tokens + (size_t)first * in->T, in->lengths + first, n, in->T};
+    pf_generate_out rows = {out->tokens + first * N, out->lengths + first, out->finished + first,
+                            out->logprobs ? out->logprobs + first * N : NULL, NULL};
+    check_pf(pf_generate(m, cache, &batch, pidx, NULL, cfg, &rows), "pf_generate");
+    pf_kv_cache_free(cache);
+    free(pidx);
+}
+
+/* logits [B,N,V]: prefill, then decode steps fed the generated tokens; row (b, j) holds
+ * the logits token j of sequence b was drawn from. */
+static float *replay_logits(pf_model *m, const exchange_in *in, int N, const int32_t *tokens,
+                            const int32_t *lengths)
+{
+    const size_t V = (size_t)pf_model_get_config(m)->vocab_size, B = (size_t)in->B;
+    float *all = xmalloc(sizeof(float) * B * (size_t)N * V), *step = xmalloc(sizeof(float) * B * V);
+    int32_t *next = xmalloc(sizeof(int32_t) * B);
+    uint8_t *active = xmalloc(B);
+    memset(all, 0, sizeof(float) * B * (size_t)N * V);
+    pf_kv_cache *cache = NULL;
+    check_pf(pf_kv_cache_create(m, in->B, in->T + N, &cache), "pf_kv_cache_create");
+    pf_batch batch = {in->tokens, in->lengths, in->B, in->T};
+    check_pf(pf_model_prefill(m, cache, &batch, step), "pf_model_prefill");
+    for (int j = 0; j < N; j++) {
+        for (size_t b = 0; b < B; b++) {
+            if (j < lengths[b])
+                memcpy(all + (b * (size_t)N + (size_t)j) * V, step + b * V, sizeof(float) * V);
+            active[b] = j + 1 < lengths[b];
+            next[b] = tokens[b * (size_t)N + (size_t)j];
+        }
+        if (j + 1 < N)
+            check_pf(pf_model_decode_step(m, cache, next, active, step), "pf_model_decode_step");
+    }
+    pf_kv_cache_free(cache);
+    free(step), free(next), free(active);
+    return all;
+}
+
+/* Mode generate: see the file comment. */
+static void mode_generate(pf_model *m, exchange_in *in, const char *in_path, const char *out_path)
+{
+    pf_generate_config cfg;
+    int32_t *stop = NULL;
+    read_gen_config(in_path, &cfg, &stop);
+    const size_t B = (size_t)in->B, N = (size_t)cfg.max_new_tokens;
+    int32_t *tok = xmalloc(sizeof(int32_t) * B * N), *alone = xmalloc(sizeof(int32_t) * B * N);
+    int32_t *len = xmalloc(sizeof(int32_t) * B), *len1 = xmalloc(sizeof(int32_t) * B);
+    int32_t *fin32 = xmalloc(sizeof(int32_t) * B);
+    uint8_t *fin = xmalloc(B), *fin1 = xmalloc(B);
+    float *lp = xmalloc(sizeof(float) * B * N);
+    pf_generate_out out = {tok, len, fin, lp, NULL}, out1 = {alone, len1, fin1, NULL, NULL};
+    generate_rows(m, in, &cfg, 0, in->B, &out);
+    for (int b = 0; b < in->B; b++)
+        generate_rows(m, in, &cfg, b, 1, &out1);
+    float *logits = replay_logits(m, in, (int)N, tok, len);
+    for (size_t b = 0; b < B; b++)
+        fin32[b] = fin[b];
+    hid_t f = create_output(out_path);
+    hsize_t d1[1] = {B}, d2[2] = {B, N};
+    hsize_t d3[3] = {B, N, (hsize_t)pf_model_get_config(m)->vocab_size};
+    write_array(f, "tokens", H5T_NATIVE_INT32, 2, d2, tok);
+    write_array(f, "tokens_alone", H5T_NATIVE_INT32, 2, d2, alone);
+    write_array(f, "lengths", H5T_NATIVE_INT32, 1, d1, len);
+    write_array(f, "finished", H5T_NATIVE_INT32, 1, d1, fin32);
+    write_array(f, "logprobs", H5T_NATIVE_FLOAT, 2, d2, lp);
+    write_array(f, "logits", H5T_NATIVE_FLOAT, 3, d3, logits);
+    H5Fclose(f);
+    free(tok), free(alone), free(len), free(len1), free(fin32), free(fin), free(fin1), free(lp);
+    free(logits), free(stop);
+}
+
 /* Frees what read_exchange allocated. */
 static void free_exchange(exchange_in *in)
 {
@@ -338,8 +443,9 @@ static void free_exchange(exchange_in *in)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 || (strcmp(argv[1], "grad") != 0 && strcmp(argv[1], "adamw") != 0)) {
-        fprintf(stderr, "usage: parity_driver grad|adamw CKPT IN.h5 OUT.h5\n");
+    if (argc != 5 || (strcmp(argv[1], "grad") != 0 && strcmp(argv[1], "adamw") != 0 &&
+                      strcmp(argv[1], "generate") != 0)) {
+        fprintf(stderr, "usage: parity_driver grad|adamw|generate CKPT IN.h5 OUT.h5\n");
         return 2;
     }
     pf_model *m = NULL;
@@ -348,6 +454,8 @@ int main(int argc, char **argv)
     read_exchange(argv[3], &in);
     if (strcmp(argv[1], "grad") == 0) {
         mode_grad(m, &in, argv[4]);
+    } else if (strcmp(argv[1], "generate") == 0) {
+        mode_generate(m, &in, argv[3], argv[4]);
     } else {
         adam_recipe r;
         read_recipe(argv[3], &r);

@@ -11,8 +11,10 @@
 //
 // The corpus avoids the three places where the JavaScript port itself differs from
 // GPT-2 (Python `regex`): \s in JavaScript includes U+FEFF and excludes U+0085; its
-// Unicode tables are those of Node's ICU; it knows no special tokens. Those cases are
-// covered by the C unit tests against GPT-2's rules instead.
+// Unicode tables are those of Node's ICU; it knows no special tokens. A second set of
+// texts, built around exactly those characters and drawn from all of Unicode below
+// U+2CEB0, is compared with gpt2_reference.py (GPT-2's encoder.py algorithm under
+// Python's `regex`, run by $PREFOPT_PYTHON; skipped when `regex` is missing).
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -148,15 +150,47 @@ function randomCase() {
 const RANDOM = Array.from({ length: 600 }, randomCase);
 const CASES = FIXED.concat(RANDOM);
 
-// Runs the driver on every case; returns one parsed result per case.
-function driverResults(driver) {
-  const input = CASES.map((s) => JSON.stringify(s)).join('\n') + '\n';
-  const r = spawnSync(driver, [encoderJson, vocabBpe], { input, maxBuffer: 1 << 28 });
+// Texts for the Python oracle: JavaScript's \s differences, and any code point.
+function anyCase() {
+  let s = '';
+  for (let n = 1 + rand(30), i = 0; i < n; i++) {
+    let cp = rand(3) ? 0x20 + rand(0x3000) : rand(0x2ceb0);
+    if (cp >= 0xd800 && cp < 0xe000) cp = 0x20;
+    s += String.fromCodePoint(cp);
+  }
+  return s;
+}
+const PY_CASES = [
+  'a\u0085b', 'x \u0085\u0085 y', 'word\u0085\u0085', '\u0085', ' \u0085x',
+  '\ufeffBOM text', 'a\ufeff b', 'a \ufeff\ufeff b', 'a\u001c\u001db \u001f',
+].concat(Array.from({ length: 300 }, anyCase));
+
+// Runs prog (args) on the texts, one JSON string per line in and one result per line
+// out; returns the parsed results, or null when prog exits 77 (skipped).
+function runLines(prog, args, texts) {
+  const input = texts.map((s) => JSON.stringify(s)).join('\n') + '\n';
+  const r = spawnSync(prog, args, { input, maxBuffer: 1 << 28 });
+  if (r.status === 77) return null;
   if (r.status !== 0) {
-    console.error(`tokenizer_parity: driver failed: ${r.stderr}`);
+    console.error(`tokenizer_parity: ${prog} failed: ${r.stderr}`);
     process.exit(1);
   }
   return r.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l));
+}
+
+// Compares results got[i] with want[i]; returns [passed, failed], printing failures.
+function compare(label, texts, want, got) {
+  let passed = 0, failed = 0;
+  texts.forEach((text, i) => {
+    if (JSON.stringify(got[i]) === JSON.stringify(want[i])) {
+      passed++;
+      return;
+    }
+    failed++;
+    console.log(`FAIL ${label} case ${i} ${JSON.stringify(text)}\n` +
+      `  want: ${JSON.stringify(want[i])}\n  ours: ${JSON.stringify(got[i])}`);
+  });
+  return [passed, failed];
 }
 
 // Checks `prefopt-mpi tokenize --text` on one case; returns an error string or null.
@@ -177,19 +211,19 @@ function main() {
     console.error('usage: node tokenizer_parity.js DRIVER');
     process.exit(2);
   }
-  const ours = driverResults(driver);
-  let passed = 0, failed = 0;
-  CASES.forEach((text, i) => {
-    const want = gpt.encode(text);
-    const got = ours[i];
-    if (JSON.stringify(got) === JSON.stringify(want)) {
-      passed++;
-      return;
-    }
-    failed++;
-    console.log(`FAIL case ${i} ${JSON.stringify(text)}\n  js:   ${JSON.stringify(want)}\n` +
-      `  ours: ${JSON.stringify(got)}`);
-  });
+  const ours = runLines(driver, [encoderJson, vocabBpe], CASES);
+  let [passed, failed] = compare('js', CASES, CASES.map((t) => gpt.encode(t)), ours);
+  const py = process.env.PREFOPT_PYTHON || 'python3';
+  const oracle = path.join(__dirname, 'gpt2_reference.py');
+  const pyWant = runLines(py, [oracle, encoderJson, vocabBpe], PY_CASES);
+  if (pyWant) {
+    const [p, f] = compare('python', PY_CASES, pyWant,
+      runLines(driver, [encoderJson, vocabBpe], PY_CASES));
+    passed += p;
+    failed += f;
+  } else {
+    console.log('skip  python3-regex not available: GPT-2 reference comparison');
+  }
   const bin = process.env.PREFOPT_BIN;
   if (bin && require('fs').existsSync(bin)) {
     // argv cannot carry an empty string reliably through every shell; skip it

@@ -11,12 +11,14 @@ Contents:
   forward()                  per-token next-token log-probs (and values), right-padded
   surrogate_loss()           sum(dlogprobs * logprobs) + sum(dvalues * values): its
                              parameter gradient is what pf_model_backward accumulates
+  KVCache, prefill(), decode_step(), generate_greedy()
+                             decoding with a preallocated KV cache (the C cache's layout)
   make_adamw(), clip_grads() torch.optim.AdamW with decay only on 2-D tensors, and
                              clip_grad_norm_
   write_checkpoint(), read_checkpoint()
                              the prefopt checkpoint layout, written the way an external
                              converter using h5py would write it
-Also used by bench/torch_dpo_step.py.
+Also used by bench/torch_dpo_step.py and bench/torch_generate.py.
 """
 
 import math
@@ -169,6 +171,99 @@ def surrogate_loss(logprobs, values, dlogprobs, dvalues):
     if values is not None and dvalues is not None:
         loss = loss + (values * dvalues).sum()
     return loss
+
+
+# --- decoding with a KV cache -------------------------------------------------------
+
+class KVCache:
+    """Keys and values of up to max_seq positions per sequence, preallocated per layer as
+    [B, H, max_seq, hd] (the C cache's layout), and each sequence's cached length."""
+
+    def __init__(self, cfg, batch, max_seq, dtype=torch.float32):
+        shape = (batch, cfg.n_head, max_seq, cfg.d_model // cfg.n_head)
+        self.k = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.v = [torch.zeros(shape, dtype=dtype) for _ in range(cfg.n_layer)]
+        self.lengths = torch.zeros(batch, dtype=torch.long)
+
+
+def cached_attention(x, params, prefix, n_head, cache, layer, pos, end):
+    """Attention of new positions x [B, S, D] at absolute positions pos [B, S]: stores
+    their keys and values in the cache, then attends over cached positions 0..end-1,
+    position j visible to a query at position p when j <= p."""
+    B, S, D = x.shape
+    hd = D // n_head
+    q, k, v = linear(x, params, prefix + "c_attn").split(D, dim=-1)
+
+    def heads(t):
+        return t.view(B, S, n_head, hd).transpose(1, 2)  # [B, H, S, hd]
+
+    q, k, v = heads(q * (1.0 / math.sqrt(hd))), heads(k), heads(v)
+    idx = pos[:, None, :, None].expand(B, n_head, S, hd)
+    cache.k[layer].scatter_(2, idx, k)
+    cache.v[layer].scatter_(2, idx, v)
+    keys, values = cache.k[layer][:, :, :end], cache.v[layer][:, :, :end]
+    visible = torch.arange(end)[None, None, :] <= pos[:, :, None]  # [B, S, end]
+    scores = (q @ keys.transpose(-2, -1)).masked_fill(~visible[:, None], float("-inf"))
+    y = (torch.softmax(scores, dim=-1) @ values).transpose(1, 2).reshape(B, S, D)
+    return linear(y, params, prefix + "c_proj")
+
+
+def cached_hidden(params, cfg, tokens, pos, cache):
+    """The final LayerNorm output [B, S, D] of new tokens [B, S] at positions pos [B, S],
+    reading and extending the cache."""
+    end = int(pos.max()) + 1
+    x = F.embedding(tokens, params["wte.weight"]) + params["wpe.weight"][pos]
+    for i in range(cfg.n_layer):
+        p = f"h.{i}."
+        x = x + cached_attention(layer_norm(x, params, p + "ln_1"), params, p + "attn.",
+                                 cfg.n_head, cache, i, pos, end)
+        h = gelu_tanh(linear(layer_norm(x, params, p + "ln_2"), params, p + "mlp.c_fc"))
+        x = x + linear(h, params, p + "mlp.c_proj")
+    return layer_norm(x, params, "ln_f")
+
+
+def prefill(params, cfg, tokens, lengths, cache):
+    """Loads right-padded prompts [B, T] (int64) into the cache; returns the next-token
+    logits [B, V] at each prompt's last real position. Padding positions are cached too,
+    but decoding overwrites them before any query can see them."""
+    B, T = tokens.shape
+    pos = torch.arange(T)[None].expand(B, T)
+    h = cached_hidden(params, cfg, tokens, pos, cache)
+    cache.lengths = lengths.clone()
+    return h[torch.arange(B), lengths - 1] @ params["wte.weight"].t()
+
+
+def decode_step(params, cfg, tokens, cache):
+    """Appends one token per sequence (tokens [B]); returns the next-token logits [B, V]."""
+    h = cached_hidden(params, cfg, tokens[:, None], cache.lengths[:, None], cache)
+    cache.lengths = cache.lengths + 1
+    return h[:, 0] @ params["wte.weight"].t()
+
+
+def generate_greedy(params, cfg, tokens, lengths, max_new, stop_ids=()):
+    """Greedy decoding (argmax, first index on ties) of max_new tokens per prompt with the
+    KV cache; a sequence ends after its first stop id. Returns (tokens [B, max_new] with
+    -1 past each end, lengths [B], logits [B, max_new, V] used for each token)."""
+    B = tokens.shape[0]
+    dtype = params["wte.weight"].dtype
+    cache = KVCache(cfg, B, int(lengths.max()) + max_new, dtype)
+    logits = prefill(params, cfg, tokens, lengths, cache)
+    out, seen = [], []
+    for j in range(max_new):
+        nxt = logits.argmax(dim=-1)
+        out.append(nxt)
+        seen.append(logits)
+        if j < max_new - 1:
+            logits = decode_step(params, cfg, nxt, cache)
+    out, seen = torch.stack(out, dim=1), torch.stack(seen, dim=1)
+    n = torch.full((B,), max_new, dtype=torch.long)
+    for b in range(B):
+        for j in range(max_new):
+            if int(out[b, j]) in stop_ids:
+                n[b] = j + 1
+                out[b, j + 1:] = -1
+                break
+    return out, n, seen
 
 
 # --- optimizer --------------------------------------------------------------------

@@ -77,8 +77,8 @@ static pf_example make_pair(int32_t *ids, float *w)
             ids[s * 6 + t] = t + s;
             w[s * 6 + t] = t >= 3 ? 1.0f : 0.0f;
         }
-        e.seq[s] = (pf_seq){.ids = ids + s * 6, .weight = w + s * 6, .len = s == 0 ? 6 : 5,
-                            .prompt_len = 3};
+        e.seq[s] = (pf_seq){
+            .ids = ids + s * 6, .weight = w + s * 6, .len = s == 0 ? 6 : 5, .prompt_len = 3};
     }
     e.n_seq = 2;
     return e;
@@ -105,10 +105,10 @@ static void test_dpo_algorithm(void)
     double sums[PF_ALGO_MAX_SUMS] = {0}, m[PF_ALGO_MAX_METRICS];
     pf_algo_dpo.micro_batch(&st, batch, 1, lp, T, dlp, sums);
     pf_algo_dpo.finalize(&st, sums, m);
-    CU_ASSERT_DOUBLE_EQUAL(m[0], LN2, 1e-6);               /* loss */
-    CU_ASSERT_DOUBLE_EQUAL(m[1], 0.0, 1e-6);               /* rewards/chosen */
-    CU_ASSERT_DOUBLE_EQUAL(m[4], 0.0, 1e-6);               /* rewards/margins */
-    CU_ASSERT_DOUBLE_EQUAL(m[3], 0.0, 1e-12);              /* accuracies: a > b is false */
+    CU_ASSERT_DOUBLE_EQUAL(m[0], LN2, 1e-6);  /* loss */
+    CU_ASSERT_DOUBLE_EQUAL(m[1], 0.0, 1e-6);  /* rewards/chosen */
+    CU_ASSERT_DOUBLE_EQUAL(m[4], 0.0, 1e-6);  /* rewards/margins */
+    CU_ASSERT_DOUBLE_EQUAL(m[3], 0.0, 1e-12); /* accuracies: a > b is false */
     /* gradient -beta/2 on chosen completion tokens, +beta/2 on rejected, 0 on the prompt */
     CU_ASSERT(dlp[0] == 0.0f && dlp[1] == 0.0f && dlp[5] == 0.0f);
     CU_ASSERT_DOUBLE_EQUAL(dlp[2], -0.05, 1e-7);
@@ -136,9 +136,9 @@ static void test_sft_algorithm(void)
     pf_algo_sft.finalize(&st, sums, m);
     double expect = (0.1 * 1 + 0.1 * 2 + 1.0 * 3 + 1.0 * 5) / 2.2;
     CU_ASSERT_DOUBLE_EQUAL(m[0], expect, 1e-6);
-    CU_ASSERT(dlp[3] == 0.0f);                          /* weight 0: no gradient */
-    CU_ASSERT_DOUBLE_EQUAL(dlp[2], -1.0 / 2.2, 1e-7);   /* token 3 */
-    CU_ASSERT_DOUBLE_EQUAL(dlp[0], -0.1 / 2.2, 1e-7);   /* prompt token 1 */
+    CU_ASSERT(dlp[3] == 0.0f);                        /* weight 0: no gradient */
+    CU_ASSERT_DOUBLE_EQUAL(dlp[2], -1.0 / 2.2, 1e-7); /* token 3 */
+    CU_ASSERT_DOUBLE_EQUAL(dlp[0], -0.1 / 2.2, 1e-7); /* prompt token 1 */
 }
 
 static void test_schedule(void)
