@@ -97,6 +97,23 @@ PYEOF
 run "$BIN" eval --checkpoint "$W/n1" --reference "$W/n1" --data tests/data/train/dpo_eval.jsonl
 grep -q 'win_rate 0.500' "$W/out" && pass "policy = reference: win rate exactly 0.5" || fail "self-reference win rate"
 
+# ---------------------------------------------------------------- tokenize --format
+run "$BIN" tokenize --vocab data/demo/tokenizer/vocab.json --merges data/demo/tokenizer/merges.txt \
+    --format dpo tests/data/train/dpo_eval.jsonl
+"$PY" - "$W/out" <<'PYEOF' && pass "tokenize --format dpo: ids, tokens and a completion-only mask" || fail "tokenize --format (exit $rc)"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 12
+for r in rows:
+    for side in ("chosen", "rejected"):
+        s = r[side]
+        assert len(s["ids"]) == len(s["tokens"]) == len(s["mask"])
+        p = s["prompt_len"]
+        assert all(m == 0 for m in s["mask"][:p])          # prompt and header: not counted
+        assert any(m == 1 for m in s["mask"][p:])          # the completion counts
+        assert s["tokens"][p - 3] == "<|im_start|>"        # ...<|im_start|>assistant\n
+PYEOF
+
 # ---------------------------------------------------------------- bad input
 printf '{"input": {"messages": []}, "preferred_output": [], "non_preferred_output": []}\n' >"$W/bad.jsonl"
 for i in $(seq 1 11); do head -n 1 tests/data/train/dpo_small.jsonl >>"$W/bad.jsonl"; done
