@@ -7,7 +7,9 @@
  * Prints one JSON line per (shape, batch): the median over `reps` runs of the whole
  * rollout (pf_generate) and of the prefill alone, rollout tokens/s = B * N / rollout time
  * (prefill included), decode tokens/s = B * (N - 1) / (rollout - prefill) (the first token
- * comes from the prefill's logits), the KV cache's bytes and the peak RSS.
+ * comes from the prefill's logits), the KV cache's bytes and the peak RSS; also the median
+ * process CPU time of a rollout and tokens per CPU second, which stay meaningful when other
+ * processes share the cores (wall time then includes time-slicing).
  * Run with OPENBLAS_NUM_THREADS=1 (the prefill's sgemm; decoding uses no BLAS).
  */
 #include <stdio.h>
@@ -36,10 +38,11 @@ typedef struct {
     int prompt, new_tokens, reps, warmup;
 } gen_opts;
 
-static double now_s(void)
+/* Seconds on the given clock (CLOCK_MONOTONIC: wall; CLOCK_PROCESS_CPUTIME_ID: CPU). */
+static double clock_s(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -102,31 +105,33 @@ static void state_free(gen_state *st)
     pf_model_free(st->m);
 }
 
-/* One rollout; step varies the draws between repetitions. Returns its wall time. */
-static double time_rollout(gen_state *st, int B, const gen_opts *o, uint64_t step)
+/* One rollout; step varies the draws between repetitions. Returns its wall time and
+ * stores its CPU time in *cpu. */
+static double time_rollout(gen_state *st, int B, const gen_opts *o, uint64_t step, double *cpu)
 {
     pf_batch batch = {st->prompts, st->lengths, B, o->prompt};
     pf_generate_config cfg = {
         .max_new_tokens = o->new_tokens, .sampling = {1.0f, 1.0f}, .seed = 42, .step = step};
     pf_generate_out out = {st->tokens, st->gen_len, st->finished, st->logprobs, st->entropies};
-    double t0 = now_s();
+    double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     if (pf_generate(st->m, st->cache, &batch, st->prompt_index, NULL, &cfg, &out)) {
         fprintf(stderr, "bench_generate: %s\n", pf_error_message());
         exit(1);
     }
-    return now_s() - t0;
+    *cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    return clock_s(CLOCK_MONOTONIC) - t0;
 }
 
 /* One prefill of the prompts; returns its wall time. */
 static double time_prefill(gen_state *st, int B, const gen_opts *o)
 {
     pf_batch batch = {st->prompts, st->lengths, B, o->prompt};
-    double t0 = now_s();
+    double t0 = clock_s(CLOCK_MONOTONIC);
     if (pf_model_prefill(st->m, st->cache, &batch, st->logits)) {
         fprintf(stderr, "bench_generate: %s\n", pf_error_message());
         exit(1);
     }
-    return now_s() - t0;
+    return clock_s(CLOCK_MONOTONIC) - t0;
 }
 
 static int bench(const gen_shape *s, int B, const gen_opts *o)
@@ -137,23 +142,23 @@ static int bench(const gen_shape *s, int B, const gen_opts *o)
         state_free(&st);
         return 1;
     }
-    double roll[MAX_REPS] = {0}, pre[MAX_REPS] = {0};
+    double roll[MAX_REPS] = {0}, pre[MAX_REPS] = {0}, cpu[MAX_REPS] = {0};
     for (int r = 0; r < o->warmup; r++)
-        time_rollout(&st, B, o, (uint64_t)r);
+        time_rollout(&st, B, o, (uint64_t)r, &cpu[0]);
     for (int r = 0; r < o->reps; r++) {
-        roll[r] = time_rollout(&st, B, o, (uint64_t)(o->warmup + r));
+        roll[r] = time_rollout(&st, B, o, (uint64_t)(o->warmup + r), &cpu[r]);
         pre[r] = time_prefill(&st, B, o);
     }
-    double t = median(roll, o->reps), tp = median(pre, o->reps);
+    double t = median(roll, o->reps), tp = median(pre, o->reps), tc = median(cpu, o->reps);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\": \"prefopt\", \"shape\": \"%s\", \"batch\": %d, \"prompt\": %d, "
            "\"new_tokens\": %d, \"rollout_s_median\": %.6f, \"prefill_s_median\": %.6f, "
-           "\"tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"cache_mb\": %.1f, "
-           "\"peak_rss_mb\": %.1f}\n",
+           "\"tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"rollout_cpu_s_median\": "
+           "%.6f, \"tokens_per_cpu_s\": %.1f, \"cache_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
            s->name, B, o->prompt, o->new_tokens, t, tp, (double)B * o->new_tokens / t,
-           (double)B * (o->new_tokens - 1) / (t - tp), pf_kv_cache_bytes(st.cache) / 1048576.0,
-           ru.ru_maxrss / 1024.0);
+           (double)B * (o->new_tokens - 1) / (t - tp), tc, (double)B * o->new_tokens / tc,
+           pf_kv_cache_bytes(st.cache) / 1048576.0, ru.ru_maxrss / 1024.0);
     fflush(stdout);
     state_free(&st);
     return 0;
@@ -176,39 +181,52 @@ static int find_shape(const char *name)
     return -1;
 }
 
-int main(int argc, char **argv)
+/* The selected shapes and batches (indices into SHAPES, batch sizes). */
+typedef struct {
+    int shapes[8], n_shapes, batches[8], n_batches;
+} gen_plan;
+
+/* Parses the command line into o and p; returns 0, or 2 after printing the usage. */
+static int parse_args(int argc, char **argv, gen_opts *o, gen_plan *p)
 {
-    gen_opts o = {.prompt = 64, .new_tokens = 128, .reps = 5, .warmup = 1};
-    int shapes[8], n_shapes = 0, batches[8], n_batches = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return usage();
-        i++;
-        if (strcmp(a, "--shape") == 0 && n_shapes < 8 && find_shape(v) >= 0)
-            shapes[n_shapes++] = find_shape(v);
-        else if (strcmp(a, "--batch") == 0 && n_batches < 8 && atoi(v) >= 1)
-            batches[n_batches++] = atoi(v);
+        if (strcmp(a, "--shape") == 0 && p->n_shapes < 8 && find_shape(v) >= 0)
+            p->shapes[p->n_shapes++] = find_shape(v);
+        else if (strcmp(a, "--batch") == 0 && p->n_batches < 8 && atoi(v) >= 1)
+            p->batches[p->n_batches++] = atoi(v);
         else if (strcmp(a, "--prompt") == 0)
-            o.prompt = atoi(v);
+            o->prompt = atoi(v);
         else if (strcmp(a, "--new-tokens") == 0)
-            o.new_tokens = atoi(v);
+            o->new_tokens = atoi(v);
         else if (strcmp(a, "--reps") == 0)
-            o.reps = atoi(v);
+            o->reps = atoi(v);
         else if (strcmp(a, "--warmup") == 0)
-            o.warmup = atoi(v);
+            o->warmup = atoi(v);
         else
             return usage();
     }
-    if (o.prompt < 1 || o.new_tokens < 2 || o.reps < 1 || o.reps > MAX_REPS || o.warmup < 0)
+    if (o->prompt < 1 || o->new_tokens < 2 || o->reps < 1 || o->reps > MAX_REPS || o->warmup < 0)
         return usage();
-    if (!n_shapes)
-        shapes[n_shapes++] = 0, shapes[n_shapes++] = 1;
-    if (!n_batches)
-        batches[n_batches++] = 1, batches[n_batches++] = 8;
-    for (int i = 0; i < n_shapes; i++)
-        for (int j = 0; j < n_batches; j++)
-            if (bench(&SHAPES[shapes[i]], batches[j], &o))
+    if (!p->n_shapes)
+        p->shapes[p->n_shapes++] = 0, p->shapes[p->n_shapes++] = 1;
+    if (!p->n_batches)
+        p->batches[p->n_batches++] = 1, p->batches[p->n_batches++] = 8;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gen_opts o = {.prompt = 64, .new_tokens = 128, .reps = 5, .warmup = 1};
+    gen_plan p = {0};
+    int rc = parse_args(argc, argv, &o, &p);
+    if (rc)
+        return rc;
+    for (int i = 0; i < p.n_shapes; i++)
+        for (int j = 0; j < p.n_batches; j++)
+            if (bench(&SHAPES[p.shapes[i]], p.batches[j], &o))
                 return 1;
     return 0;
 }

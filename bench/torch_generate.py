@@ -14,7 +14,9 @@ Usage: torch_generate.py [--shape tiny|small|gpt2-124M]... [--batch B]... [--pro
 Defaults: shapes tiny and small, batches 1 and 8, P 64, N 128, R 5, W 1, 1 thread.
 Prints one JSON line per (shape, batch), with the same keys as bench_generate:
   rollout_s_median, prefill_s_median, tokens_per_s = B N / rollout time (prefill
-  included), decode_tokens_per_s = B (N - 1) / (rollout - prefill), peak_rss_mb.
+  included), decode_tokens_per_s = B (N - 1) / (rollout - prefill), peak_rss_mb, and
+  rollout_cpu_s_median / tokens_per_cpu_s (process CPU time: meaningful when other
+  processes share the cores).
 """
 
 import argparse
@@ -123,10 +125,10 @@ def make_rollout(tg, torch, cfg, B, P, N, seed):
 
 
 def timed(fn):
-    """Wall time of one call."""
-    t0 = time.perf_counter()
+    """(wall time, process CPU time) of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def bench(tg, torch, shape, B, args):
@@ -141,14 +143,16 @@ def bench(tg, torch, shape, B, args):
         roll, pre = [], []
         for _ in range(args.reps):
             roll.append(timed(rollout))
-            pre.append(timed(prefill))
-    t, tp = statistics.median(roll), statistics.median(pre)
+            pre.append(timed(prefill)[0])
+    t, tp = statistics.median(r[0] for r in roll), statistics.median(pre)
+    tc = statistics.median(r[1] for r in roll)
     print(json.dumps({
         "impl": "torch", "shape": shape, "batch": B, "prompt": P, "new_tokens": N,
         "threads": args.threads,
         "rollout_s_median": round(t, 6), "prefill_s_median": round(tp, 6),
         "tokens_per_s": round(B * N / t, 1),
         "decode_tokens_per_s": round(B * (N - 1) / (t - tp), 1),
+        "rollout_cpu_s_median": round(tc, 6), "tokens_per_cpu_s": round(B * N / tc, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }), flush=True)
 

@@ -34,8 +34,8 @@ int pf_dist_init(int *argc, char ***argv)
     MPI_Initialized(&ready);
     if (ready)
         return PF_OK;
-    int rc = mpi_check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided),
-                       "MPI_Init_thread");
+    int rc =
+        mpi_check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     if (rc)
         return rc;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -90,9 +90,9 @@ int pf_dist_gather_slots(double *table, size_t n_slots)
         table[i] += 0.0; /* -0.0 becomes +0.0, as it would in any multi-rank sum */
     for (size_t off = 0; off < n_slots; off += BUCKET_ELEMS) {
         size_t n = n_slots - off < BUCKET_ELEMS ? n_slots - off : BUCKET_ELEMS;
-        int rc = mpi_check(MPI_Allreduce(MPI_IN_PLACE, table + off, (int)n, MPI_DOUBLE, MPI_SUM,
-                                         MPI_COMM_WORLD),
-                           "MPI_Allreduce(slots)");
+        int rc = mpi_check(
+            MPI_Allreduce(MPI_IN_PLACE, table + off, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+            "MPI_Allreduce(slots)");
         if (rc)
             return rc;
     }

@@ -3,8 +3,9 @@
  *
  * Tensor t uses scale 2^exponent[t]: a gradient g becomes llrint(g * 2^exponent[t]).
  * Sums are kept as uint64 so that wrap-around is defined; without overflow the bits
- * are the two's complement of the true signed sum. The exponent is chosen so that
- * max_terms terms of magnitude up to 16x the last step's global maximum fit below 2^62.
+ * are the two's complement of the true signed sum. The exponent is chosen so that a
+ * term up to 16x the last step's global maximum stays below 2^50 (and max_terms of them
+ * below 2^62): 50 bits per term, far more than a float's 24.
  */
 #include <float.h>
 #include <math.h>
@@ -22,9 +23,9 @@ struct pf_exact_accum {
     int n_tensors;
     int max_terms;
     size_t n;
-    uint64_t *sum;      /* [n] fixed-point sums */
-    int32_t *exponent;  /* [n_tensors] scale exponents */
-    float *local_max;   /* [n_tensors] max |g| this step, +inf when a value is not finite */
+    uint64_t *sum;     /* [n] fixed-point sums */
+    int32_t *exponent; /* [n_tensors] scale exponents */
+    float *local_max;  /* [n_tensors] max |g| this step, +inf when a value is not finite */
 };
 
 int pf_exact_accum_create(const pf_model *m, int max_terms, pf_exact_accum **out)
@@ -65,19 +66,29 @@ void pf_exact_accum_reset(pf_exact_accum *a)
     memset(a->local_max, 0, sizeof(float) * (size_t)a->n_tensors);
 }
 
-/* sum[i] += fixed(g[i]); returns max |g| (or +inf when some g is not finite). */
+/* sum[i] += round(g[i] * 2^exponent); returns max |g| (+inf when some g is not finite).
+ * The rounding uses the 1.5 * 2^52 trick: for |x| < 2^51, x + 1.5 * 2^52 lands in a
+ * binade whose spacing is 1, so the addition rounds x to the nearest integer (ties to
+ * even, exactly like llrint) and the integer sits in the low mantissa bits. Unlike a
+ * double -> int64 conversion this vectorizes on AVX2. Callers keep |x| < 2^TERM_BITS. */
 static float add_tensor(uint64_t *sum, const float *g, size_t n, int exponent, float max_so_far)
 {
-    const double scale = ldexp(1.0, exponent);
+    const double scale = ldexp(1.0, exponent), magic = 6755399441055744.0;
+    const int64_t magic_bits = 0x4338000000000000LL;
+    for (size_t i = 0; i < n; i++) {
+        double y = (double)g[i] * scale + magic;
+        int64_t bits;
+        memcpy(&bits, &y, sizeof bits);
+        sum[i] += (uint64_t)(bits - magic_bits);
+    }
+    /* A separate loop (float lanes) so that both vectorize; NaN and Inf map to +inf. */
     float mx = max_so_far;
-    int bad = 0;
     for (size_t i = 0; i < n; i++) {
         float v = fabsf(g[i]);
+        v = v <= FLT_MAX ? v : INFINITY;
         mx = v > mx ? v : mx;
-        bad |= !(v <= FLT_MAX);
-        sum[i] += (uint64_t)llrint((double)g[i] * scale);
     }
-    return bad ? INFINITY : mx;
+    return mx;
 }
 
 void pf_exact_accum_add(pf_exact_accum *a, const float *grads)
@@ -98,21 +109,29 @@ static int bits_for(int x)
     return b;
 }
 
-/* The exponent that fits max_terms terms of up to 2^HEADROOM_BITS * gmax below 2^62. */
+/* Bits a single term may use: below 2^51 (the rounding trick) and such that max_terms
+ * terms stay below 2^62. */
+static int term_bits(int max_terms)
+{
+    int b = 62 - bits_for(max_terms);
+    return b < 50 ? b : 50;
+}
+
+/* The exponent that keeps terms of up to 2^HEADROOM_BITS * gmax below 2^term_bits. */
 static int exponent_for(float gmax, int max_terms, int current)
 {
     if (!(gmax > 0.0f))
         return current;
     int e2;
     frexpf(gmax, &e2); /* gmax < 2^e2 */
-    int e = 62 - bits_for(max_terms) - HEADROOM_BITS - e2;
+    int e = term_bits(max_terms) - HEADROOM_BITS - e2;
     return e < MIN_EXPONENT ? MIN_EXPONENT : e > MAX_EXPONENT ? MAX_EXPONENT : e;
 }
 
-/* True when terms up to gmax may have overflowed exponent's range. */
+/* True when terms up to gmax may have left exponent's range. */
 static int overflowed(float gmax, int max_terms, int exponent)
 {
-    return ldexp((double)gmax, exponent) * (double)max_terms >= ldexp(1.0, 62);
+    return ldexp((double)gmax, exponent) >= ldexp(1.0, term_bits(max_terms));
 }
 
 /* Sums the fixed-point buffers over ranks and converts them back to floats. */

@@ -131,8 +131,10 @@ static double scaled_probs(pf_sampler *s, const float *logits, double inv_t, dou
         if (p > 0.0)
             dot += p * d;
     }
-    *log_z = z_max + log(sum);
-    *entropy = log(sum) + dot / sum;
+    // cppcheck-suppress invalidFunctionArg ; sum >= 1: the maximum contributes exp(0)
+    const double log_sum = log(sum);
+    *log_z = z_max + log_sum;
+    *entropy = log_sum + dot / sum;
     return sum;
 }
 

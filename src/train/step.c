@@ -163,7 +163,8 @@ int pf_train_step(pf_trainer *tr)
     if (!rc)
         rc = step_metrics(tr, &loss);
     if (rc)
-        return rc;
+        return pf_fail_prefix(rc, "step %lld (stopping without a checkpoint)",
+                              (long long)tr->step + 1);
     loss += add_l2_pull(tr);
     tr->metric_values[0] = loss;
     if (!isfinite(loss))

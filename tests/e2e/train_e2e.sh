@@ -97,6 +97,19 @@ PYEOF
 run "$BIN" eval --checkpoint "$W/n1" --reference "$W/n1" --data tests/data/train/dpo_eval.jsonl
 grep -q 'win_rate 0.500' "$W/out" && pass "policy = reference: win rate exactly 0.5" || fail "self-reference win rate"
 
+# ---------------------------------------------------------------- generate
+head -n 6 data/demo/prompts_heldout.jsonl >"$W/prompts.jsonl"
+for n in 1 2 3; do
+    run $MPI -n $n "$BIN" generate --checkpoint "$W/n1" --data "$W/prompts.jsonl" --batch 2 \
+        --max-new-tokens 12 --temperature 1.0 --seed 5 --out "$W/gen$n.jsonl"
+done
+if [ $rc -eq 0 ] && cmp -s "$W/gen1.jsonl" "$W/gen2.jsonl" && cmp -s "$W/gen1.jsonl" "$W/gen3.jsonl"; then
+    pass "generate: same seed, same text on 1, 2 and 3 ranks"
+else fail "generate determinism across ranks (exit $rc)"; fi
+run "$BIN" generate --checkpoint "$W/n1" --data "$W/prompts.jsonl" --max-new-tokens 12 --temperature 1.0 --seed 6 --out "$W/gen6.jsonl"
+cmp -s "$W/gen1.jsonl" "$W/gen6.jsonl" && fail "another seed gives other text" || pass "another seed gives other text"
+[ "$(wc -l <"$W/gen1.jsonl")" -eq 6 ] && pass "one output line per prompt" || fail "generate line count"
+
 # ---------------------------------------------------------------- tokenize --format
 run "$BIN" tokenize --vocab data/demo/tokenizer/vocab.json --merges data/demo/tokenizer/merges.txt \
     --format dpo tests/data/train/dpo_eval.jsonl
@@ -130,5 +143,14 @@ train 3 "$W/ws"
 [ $rc -eq 2 ] && grep -q '3 ranks do not divide the 4 micro-batches' "$W/err" && pass "world size not dividing micro-batches: exit 2 naming both" \
     || fail "world size check (exit $rc)"
 [ "$(grep -c 'error' "$W/err")" -eq 1 ] && pass "the error is printed once" || fail "error printed $(grep -c error "$W/err") times"
+
+# a NaN in the initial weights: training stops at step 1, naming it, and writes no checkpoint
+printf '{"model": {"n_layer": 1, "n_head": 2, "d_model": 32, "vocab_size": 2048, "max_seq_len": 256}}\n' >"$W/init.json"
+"$BIN" init --config "$W/init.json" --out "$W/nan.h5" >/dev/null 2>&1
+"$PY" -c 'import h5py,sys; f=h5py.File(sys.argv[1],"r+"); d=f["model/params/ln_f.weight"]; v=d[:]; v[0]=float("nan"); d[:]=v' "$W/nan.h5"
+train 2 "$W/nan" --set model.init="$W/nan.h5"
+if [ $rc -eq 1 ] && grep -Eq 'step 1.*(NaN|nan)' "$W/err" && [ -z "$(ls "$W/nan/checkpoints" 2>/dev/null)" ]; then
+    pass "NaN loss stops training at step 1 without a checkpoint"
+else fail "NaN loss (exit $rc)"; fi
 
 finish train_e2e
