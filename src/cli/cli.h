@@ -26,6 +26,9 @@ int pf_cmd_logprobs(int argc, char **argv);
 int pf_cmd_metrics(int argc, char **argv);
 int pf_cmd_train(int argc, char **argv);
 int pf_cmd_eval(int argc, char **argv);
+/* eval --generations mode (eval_style.c). */
+int pf_eval_style(const char *generations, const char *checks, const char *checkpoint,
+                  const char *out);
 int pf_cmd_generate(int argc, char **argv);
 int pf_cmd_validate(int argc, char **argv);
 int pf_cmd_tokenize(int argc, char **argv);

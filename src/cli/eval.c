@@ -37,10 +37,16 @@ static const char USAGE[] =
     "from the implied reward margin against the reference, log-prob win rate, mean margin,\n"
     "DPO loss, and a breakdown by metadata.reason. CKPT / the reference may be run\n"
     "directories (their newest valid checkpoint). Runs under mpirun too; the report does not\n"
-    "depend on the rank count. --beta defaults to the checkpoint's dpo.beta (else 0.1).\n";
+    "depend on the rank count. --beta defaults to the checkpoint's dpo.beta (else 0.1).\n\n"
+    "       prefopt-mpi eval --generations FILE --checks CHECKS.json [--checkpoint CKPT]\n"
+    "                        [--out report.json]\n\n"
+    "Style regressions: scores `generate` output lines with the graders of CHECKS.json\n"
+    "(docs/graders.md) and reports each check's pass rate (CKPT's tokenizer counts tokens\n"
+    "for token-length checks).\n";
 
 typedef struct {
     const char *checkpoint, *reference, *data, *out, *beta, *format, *micro;
+    const char *generations, *checks;
 } eval_args;
 
 /* One pair's outcome. */
@@ -203,6 +209,8 @@ int pf_cmd_eval(int argc, char **argv)
                                {"beta", &a.beta, NULL},
                                {"format", &a.format, NULL},
                                {"micro-batch", &a.micro, NULL},
+                               {"generations", &a.generations, NULL},
+                               {"checks", &a.checks, NULL},
                                {NULL, NULL, NULL}};
     pf_cli_args args;
     int rc = pf_cli_parse("eval", argc, argv, opts, 0, &args);
@@ -210,6 +218,12 @@ int pf_cmd_eval(int argc, char **argv)
         if (args.help && !rc)
             fputs(USAGE, stdout);
         return rc;
+    }
+    if (a.generations || a.checks) {
+        if (!a.generations || !a.checks || a.data)
+            return pf_cli_usage_error("eval", "--generations and --checks go together, "
+                                              "without --data");
+        return pf_eval_style(a.generations, a.checks, a.checkpoint, a.out);
     }
     if (!a.checkpoint || !a.data)
         return pf_cli_usage_error("eval", "--checkpoint and --data are required");

@@ -75,7 +75,7 @@ pid=$!
 sleep 2
 kill -9 $pid 2>/dev/null
 pkill -9 -f "run_dir=$W/k" 2>/dev/null
-wait $pid 2>/dev/null
+{ wait $pid; } 2>/dev/null
 newest=$(ls "$W/k/checkpoints" | sort | tail -n 1)
 head -c 5000 "$W/k/checkpoints/$newest" >"$W/k/checkpoints/step-99999999.h5"   # a torn write
 echo partial >"$W/k/checkpoints/step-99999998.h5.tmp"
