@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it (.ci/run calls this script):
 #   1. install what is missing (scripts/install-deps.sh; nothing when all is present),
 #   2. static checks: clang-format and cppcheck (scripts/check-static.sh),
-#   3. build and run every test under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   4. build Release and run every test; the output ends with ctest's summary line.
+#   3. a short libFuzzer run of each parser harness (scripts/fuzz.sh),
+#   4. build and run every test under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   5. build Release and run every test; the output ends with ctest's summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -14,6 +15,9 @@ echo "== static checks"
 scripts/check-static.sh
 echo "== demo data is what its generator writes"
 /usr/bin/python3 scripts/gen_demo_data.py --check
+
+echo "== fuzzing: a short run of every libFuzzer harness (FUZZ_SECONDS, default 45)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-45}"
 
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFOPT_SANITIZE=ON >/dev/null

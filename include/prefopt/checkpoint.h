@@ -75,12 +75,12 @@ void pf_model_params_sha256(const pf_model *model, char hex[65]);
 /* ---- training state (/train), written into training checkpoints ---- */
 
 typedef struct {
-    int64_t data_position;     /* examples consumed: step * global_batch */
-    int64_t tokens_seen;       /* tokens trained on so far */
-    double lr;                 /* learning rate of the last step */
-    char reference_sha256[65]; /* params_sha256 of the reference model ("" when none) */
-    int n_scales;              /* exact-sum scale exponents, one per tensor */
-    int32_t *scales;           /* owned: freed by pf_train_state_clear */
+    int64_t data_position;                /* examples consumed: step * global_batch */
+    int64_t tokens_seen;                  /* tokens trained on so far */
+    double lr;                            /* learning rate of the last step */
+    char reference_sha256[65];            /* params_sha256 of the reference model ("" when none) */
+    int n_scales;                         /* exact-sum scale exponents, one per tensor */
+    int32_t *scales;                      /* owned: freed by pf_train_state_clear */
     const struct pf_tokenizer *tokenizer; /* written as /tokenizer when non-NULL (not read) */
 } pf_train_state;
 

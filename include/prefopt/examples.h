@@ -24,11 +24,11 @@ enum { PF_REASON_MAX = 48 };
 
 typedef struct {
     pf_seq seq[2];
-    int n_seq;                   /* 1 (sft) or 2 (dpo: chosen, rejected) */
-    char reason[PF_REASON_MAX];  /* metadata.reason, "" when absent */
-    int64_t line;                /* source line, for messages */
-    double ref_logp[2];          /* reference log-prob sums (dpo), filled by the trainer */
-    double ref_logp_mean[2];     /* reference per-token means (ipo) */
+    int n_seq;                  /* 1 (sft) or 2 (dpo: chosen, rejected) */
+    char reason[PF_REASON_MAX]; /* metadata.reason, "" when absent */
+    int64_t line;               /* source line, for messages */
+    double ref_logp[2];         /* reference log-prob sums (dpo), filled by the trainer */
+    double ref_logp_mean[2];    /* reference per-token means (ipo) */
 } pf_example;
 
 typedef struct {
@@ -46,8 +46,7 @@ void pf_dataset_free(pf_dataset *ds);
 
 /* Appends an example made of n_seq sequences (ids/weights copied into the pools).
  * Returns PF_OK or PF_ERR_RUNTIME when out of memory. */
-int pf_dataset_add(pf_dataset *ds, const pf_seq *seqs, int n_seq, const char *reason,
-                   int64_t line);
+int pf_dataset_add(pf_dataset *ds, const pf_seq *seqs, int n_seq, const char *reason, int64_t line);
 
 /* Sum over t >= 1 of weight[t] * logprobs[t - 1], in double, in order; *count receives
  * the sum of weights. */

@@ -117,4 +117,46 @@ int pf_model_forward(pf_model *m, pf_workspace *ws, const pf_batch *batch,
  * adding the parameter gradients to the gradient buffer. */
 int pf_model_backward(pf_model *m, pf_workspace *ws, const float *dlogprobs, const float *dvalues);
 
+/* --- autoregressive decoding ----------------------------------------------------------
+ * A KV cache holds, per layer, the keys and values of up to max_batch sequences of up to
+ * max_seq positions each, plus the scratch of one step; it is sized once and reused.
+ * Prefill loads a batch of prompts (each sequence keeps its own length); each decode step
+ * appends one token to every active sequence. Both return raw next-token logits (no
+ * temperature): log_softmax of them agrees with pf_model_forward's log-probs of the
+ * same prefix to about 1e-6.
+ *
+ * Determinism contract: a sequence's logits depend only on the model, its own tokens and
+ * the binary (and BLAS thread count): not on which other sequences share the cache,
+ * their number, order or lengths, nor on which are active, nor on max_batch / max_seq.
+ * Prefill runs each prompt on its own (matrix shapes depend only on its length) and
+ * decode uses row-stable kernels (each row computed by the same operations whatever the
+ * batch size), so a rank generating any subset of the prompts reproduces their logits
+ * bit for bit. Prefill and decode logits are not bitwise equal to pf_model_forward's.
+ * A cache is used with the model (shapes) it was created for; the weights may change
+ * between prefills (a cache from before an update must be prefilled again). */
+typedef struct pf_kv_cache pf_kv_cache;
+
+/* Sizes a cache for m's shapes; max_seq may not exceed the model's max_seq_len. */
+int pf_kv_cache_create(const pf_model *m, int max_batch, int max_seq, pf_kv_cache **out);
+void pf_kv_cache_free(pf_kv_cache *cache);
+/* Bytes of memory the cache holds (keys, values and scratch). */
+size_t pf_kv_cache_bytes(const pf_kv_cache *cache);
+/* The sizes the cache was created with. */
+int pf_kv_cache_max_batch(const pf_kv_cache *cache);
+int pf_kv_cache_max_seq(const pf_kv_cache *cache);
+/* Positions cached for sequence b (its current length), 0 when b is not loaded. */
+int pf_kv_cache_length(const pf_kv_cache *cache, int b);
+
+/* Replaces the cache's contents with the batch's B prompts (right-padded; padding is
+ * never read) and writes logits [B, V]: the next-token logits at each sequence's last
+ * real position. Lengths must lie in [1, max_seq] and B in [1, max_batch]. */
+int pf_model_prefill(pf_model *m, pf_kv_cache *cache, const pf_batch *batch, float *logits);
+
+/* Appends tokens[b] to every active sequence b < B (B of the last prefill; active NULL:
+ * all) and writes its next-token logits to logits[b*V .. b*V+V); inactive sequences are
+ * skipped: their token is not read, their logits row and length are left unchanged.
+ * Fails when an active sequence already holds max_seq positions. */
+int pf_model_decode_step(pf_model *m, pf_kv_cache *cache, const int32_t *tokens,
+                         const uint8_t *active, float *logits);
+
 #endif

@@ -153,6 +153,10 @@ typedef struct {
     unsigned char *memo_done;
 } gctx;
 
+/* Parses one grader (graders.c); dflt_name names it when the spec has no "name";
+ * allow_refs lets a multi name set siblings (top-level graders of a set only). */
+int gr_parse(const cJSON *spec, const char *where, const char *dflt_name, int allow_refs,
+             pf_grader **out);
 /* Per-type parse of the keys beyond the common ones (graders_types.c). */
 int gr_parse_type(pf_grader *g, const cJSON *spec);
 /* Per-type scoring of a non-multi grader (graders_types.c). */
@@ -161,14 +165,16 @@ int gr_score_type(const pf_grader *g, const gctx *c, double *score, int *app);
 int gr_score(const pf_grader *g, const gctx *c, double *score, int *app);
 
 /* Key helpers shared by the parsers (graders.c). */
-int gr_fail(const pf_grader *g, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int gr_fail(const pf_grader *g, int code, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 int gr_text_key(pf_grader *g, const cJSON *spec, const char *key, gt_tpl *t, const char *dflt);
 int gr_typed_key(pf_grader *g, const cJSON *spec, const char *key, gkey *k);
 int gr_bool_key(pf_grader *g, const cJSON *spec, const char *key, int *out, int dflt);
 int gr_choice_key(pf_grader *g, const cJSON *spec, const char *key, const char *const *names,
                   int count, int dflt, int *out);
 void gk_free(gkey *k);
+/* The template variable of a typed key as written ("item.x"), for messages. */
+const char *gk_name(const gkey *k);
 /* Resolves a typed key: *v = the literal or the item's value, NULL when absent/null. */
 void gk_resolve(const gkey *k, const cJSON *item, const cJSON **v);
 

@@ -19,17 +19,27 @@
 
 /* K_INT: int64_t; K_MINT: int (model fields); K_BOOL: int; K_STR / K_ENUM: char[];
  * K_NUM: double; K_NUM2: double[2]; K_INT_OR_NULL: int64_t, 0 for null; K_ARCH: pf_arch. */
-typedef enum { K_INT, K_MINT, K_INT_OR_NULL, K_NUM, K_BOOL, K_STR, K_ENUM, K_NUM2, K_ARCH } key_kind;
+typedef enum {
+    K_INT,
+    K_MINT,
+    K_INT_OR_NULL,
+    K_NUM,
+    K_BOOL,
+    K_STR,
+    K_ENUM,
+    K_NUM2,
+    K_ARCH
+} key_kind;
 
 typedef struct {
-    const char *key;  /* dotted path */
+    const char *key; /* dotted path */
     key_kind kind;
-    const char *def;  /* default as JSON text; NULL: required */
-    double lo, hi;    /* numeric range (inclusive); for K_NUM lo_open below */
-    int lo_open;      /* 1: lo itself is excluded */
+    const char *def;     /* default as JSON text; NULL: required */
+    double lo, hi;       /* numeric range (inclusive); for K_NUM lo_open below */
+    int lo_open;         /* 1: lo itself is excluded */
     const char *choices; /* K_ENUM: "a|b|c" */
     size_t offset;
-    int trajectory;   /* 0: may change on --resume */
+    int trajectory; /* 0: may change on --resume */
 } key_spec;
 
 #define OFF(field) offsetof(pf_config, field)
@@ -79,8 +89,7 @@ static const key_spec KEYS[] = {
      OFF(dpo_loss_type), 1},
     {"dpo.label_smoothing", K_NUM, "0.0", 0, 0.4999, 0, NULL, OFF(dpo_label_smoothing), 1},
     {"dpo.reference", K_STR, "\"init\"", 0, 0, 0, NULL, OFF(dpo_reference), 1},
-    {"dpo.precompute_reference", K_BOOL, "true", 0, 0, 0, NULL, OFF(dpo_precompute_reference),
-     1},
+    {"dpo.precompute_reference", K_BOOL, "true", 0, 0, 0, NULL, OFF(dpo_precompute_reference), 1},
     {"dpo.rpo_alpha", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(dpo_rpo_alpha), 1},
     {"dpo.l2_multiplier", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(dpo_l2_multiplier), 1},
     {"sft.prompt_loss_weight", K_NUM, "0.0", 0, 1, 0, NULL, OFF(sft_prompt_loss_weight), 1},
@@ -269,8 +278,8 @@ static int store_value(const key_spec *k, const cJSON *v, pf_config *cfg)
         return 0;
     case K_STR:
     case K_ENUM:
-        if (!cJSON_IsString(v) || strlen(v->valuestring) >= (k->kind == K_STR ? PF_PATH_MAX
-                                                                              : PF_NAME_MAX))
+        if (!cJSON_IsString(v) ||
+            strlen(v->valuestring) >= (k->kind == K_STR ? PF_PATH_MAX : PF_NAME_MAX))
             return -1;
         if (k->kind == K_ENUM && !is_choice(k->choices, v->valuestring))
             return -1;
@@ -312,20 +321,21 @@ static int check_relations(const pf_config *c, const char *file)
 {
     if (c->global_batch % c->micro_batch != 0)
         return pf_fail(PF_ERR_USAGE,
-                       "%s: train.micro_batch: %lld does not divide train.global_batch %lld",
-                       file, (long long)c->micro_batch, (long long)c->global_batch);
+                       "%s: train.micro_batch: %lld does not divide train.global_batch %lld", file,
+                       (long long)c->micro_batch, (long long)c->global_batch);
     if (c->steps == 0 && c->epochs == 0)
         return pf_fail(PF_ERR_USAGE, "%s: train.steps: set train.steps or train.epochs", file);
     if (c->steps > 0 && c->epochs > 0)
         return pf_fail(PF_ERR_USAGE, "%s: train.epochs: set train.steps or train.epochs, not both",
                        file);
     if (c->max_prompt_length >= c->max_length)
-        return pf_fail(PF_ERR_USAGE, "%s: data.max_prompt_length: %lld must be below "
-                       "data.max_length %lld", file, (long long)c->max_prompt_length,
-                       (long long)c->max_length);
+        return pf_fail(PF_ERR_USAGE,
+                       "%s: data.max_prompt_length: %lld must be below "
+                       "data.max_length %lld",
+                       file, (long long)c->max_prompt_length, (long long)c->max_length);
     if (c->max_length > c->model.max_seq_len)
-        return pf_fail(PF_ERR_USAGE, "%s: data.max_length: %lld exceeds model.max_seq_len %d",
-                       file, (long long)c->max_length, c->model.max_seq_len);
+        return pf_fail(PF_ERR_USAGE, "%s: data.max_length: %lld exceeds model.max_seq_len %d", file,
+                       (long long)c->max_length, c->model.max_seq_len);
     if (c->model.d_model % c->model.n_head != 0)
         return pf_fail(PF_ERR_USAGE, "%s: model.n_head: d_model %d is not divisible by n_head %d",
                        file, c->model.d_model, c->model.n_head);
@@ -390,7 +400,8 @@ int pf_config_check_resume(const pf_config *old_cfg, const pf_config *new_cfg)
             continue;
         const cJSON *va = find_path(a, KEYS[i].key), *vb = find_path(b, KEYS[i].key);
         if (!va || !vb || !cJSON_Compare(va, vb, 1))
-            rc = pf_fail(PF_ERR_USAGE, "%s: changed since the run started; --resume may only "
+            rc = pf_fail(PF_ERR_USAGE,
+                         "%s: changed since the run started; --resume may only "
                          "change train.steps, train.epochs, intervals and data.eval",
                          KEYS[i].key);
     }

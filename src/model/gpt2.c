@@ -1,6 +1,6 @@
 /*
  * gpt2.c: the GPT-2 architecture: tensor table, initialisation, activation workspace,
- * forward and backward.
+ * forward and backward (KV-cache decoding is in gpt2_decode.c).
  *
  * Per layer l, with x the residual stream entering it:
  *   ln1 = LN(x); qkv = ln1 W_attn + b; atty = attention(qkv);
@@ -19,37 +19,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gpt2_internal.h"
 #include "kernels.h"
-#include "model_internal.h"
 #include "prefopt/error.h"
 #include "prefopt/rng.h"
 
-/* Index of each per-layer tensor within a layer's block of the table. */
-enum {
-    LN1_W,
-    LN1_B,
-    ATTN_W,
-    ATTN_B,
-    PROJ_W,
-    PROJ_B,
-    LN2_W,
-    LN2_B,
-    FC_W,
-    FC_B,
-    FCPROJ_W,
-    FCPROJ_B,
-    PER_LAYER
-};
 static const char *const LAYER_TENSOR_NAMES[PER_LAYER] = {
     "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
     "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
     "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
-/* Table layout: wte, wpe, L blocks of PER_LAYER, ln_f.weight, ln_f.bias, [v_head.*]. */
-enum { WTE = 0, WPE = 1, FIRST_LAYER = 2 };
-
-static int lnf_w_index(int L) { return FIRST_LAYER + L * PER_LAYER; }
-static int vhead_w_index(int L) { return lnf_w_index(L) + 2; }
-static int layer_index(int l, int k) { return FIRST_LAYER + l * PER_LAYER + k; }
 
 /* Appends one tensor description to the table. */
 static void add_tensor(pf_tensor *t, const char *name, int ndim, int64_t d0, int64_t d1, int decay)
@@ -130,15 +108,6 @@ typedef struct {
     int32_t *lengths; /* [max_B] */
 } gpt2_ws;
 
-/* Carves n 4-byte elements (floats or int32) off the running byte cursor, keeping every
- * region 64-byte aligned. */
-static void *carve(char **cursor, size_t n)
-{
-    void *p = *cursor;
-    *cursor += (n * 4 + 63) / 64 * 64;
-    return p;
-}
-
 /* Carves every region from base (NULL: only measure) and returns the total bytes; one
  * function computes both the size and the layout, so they always agree. */
 static size_t gpt2_ws_layout(gpt2_ws *w, char *base)
@@ -210,19 +179,6 @@ static void gpt2_workspace_free(void *impl)
         return;
     pf_free(w->mem);
     pf_free(w);
-}
-
-/* Pointers to one layer's parameters (or gradients) inside a flat buffer. */
-typedef struct {
-    float *t[PER_LAYER];
-} layer_view;
-
-static layer_view layer_at(const pf_model *m, float *base, int l)
-{
-    layer_view v;
-    for (int k = 0; k < PER_LAYER; k++)
-        v.t[k] = base + m->tensors[layer_index(l, k)].offset;
-    return v;
 }
 
 /* Per-slot buffer of a layer's activation: base + slot * stride. */
@@ -435,4 +391,9 @@ const pf_arch_ops pf_gpt2_ops = {
     .workspace_free = gpt2_workspace_free,
     .forward = gpt2_forward,
     .backward = gpt2_backward,
+    .kv_cache_create = pf_gpt2_kv_cache_create,
+    .kv_cache_free = pf_gpt2_kv_cache_free,
+    .kv_cache_length = pf_gpt2_kv_cache_length,
+    .prefill = pf_gpt2_prefill,
+    .decode_step = pf_gpt2_decode_step,
 };

@@ -196,6 +196,20 @@ static void causal_softmax_row(float *p, int t, int end)
         p[j] = 0.0f;
 }
 
+/* Rows [r0, r1) of one head's causal attention: pb[r1 - r0, ldp] receives the softmax of
+ * q k^T * scale over columns [0, r1) (zero above the diagonal); y[r0:r1] = pb v.
+ * q, k, v are head slices with row stride ld; y has row stride D. */
+static void attention_rows(float *y, float *pb, int ldp, const float *q, const float *k,
+                           const float *v, int r0, int r1, int ld, int D, int hd, float scale)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hd, scale, q + (long)r0 * ld,
+                ld, k, ld, 0.0f, pb, ldp);
+    for (int t = r0; t < r1; t++)
+        causal_softmax_row(pb + (long)(t - r0) * ldp, t, r1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hd, r1, 1.0f, pb, ldp, v, ld,
+                0.0f, y + (long)r0 * D, D);
+}
+
 /* out[N,D], probs[B,H,T,T] = causal softmax(q k^T / sqrt(hd)) v, per (b, h).
  * Rows are processed in blocks [r0, r1) that only touch columns [0, r1). */
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int D, int H)
@@ -205,20 +219,32 @@ void attention_forward(float *out, float *probs, const float *qkv, int B, int T,
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             const float *q = qkv + (long)b * T * ld + h * hd;
-            const float *k = q + D, *v = q + 2 * D;
             float *p = probs + ((long)b * H + h) * T * T;
             float *y = out + (long)b * T * D + h * hd;
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
                 int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
-                float *pb = p + (long)r0 * T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hd, scale,
-                            q + (long)r0 * ld, ld, k, ld, 0.0f, pb, T);
-                for (int t = r0; t < r1; t++)
-                    causal_softmax_row(p + (long)t * T, t, r1);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hd, r1, 1.0f, pb, T,
-                            v, ld, 0.0f, y + (long)r0 * D, D);
+                attention_rows(y, p + (long)r0 * T, T, q, q + D, q + 2 * D, r0, r1, ld, D, hd,
+                               scale);
             }
         }
+}
+
+/* Floats of scratch attention_forward_lowmem needs for T tokens. */
+size_t attention_lowmem_scratch(int T) { return (size_t)ATT_BLOCK * (size_t)T; }
+
+/* out[T,D] = attention_forward for one sequence, keeping only one block of probabilities
+ * in scratch[ATT_BLOCK, T]; same operations, so the same bits as attention_forward. */
+void attention_forward_lowmem(float *out, float *scratch, const float *qkv, int T, int D, int H)
+{
+    const int hd = D / H, ld = 3 * D;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float *q = qkv + h * hd;
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+            attention_rows(out + h * hd, scratch, T, q, q + D, q + 2 * D, r0, r1, ld, D, hd, scale);
+        }
+    }
 }
 
 /* dqkv[N,3D] = gradient of attention_forward; dscratch[T,T] scratch. */
@@ -346,4 +372,137 @@ void lm_head_backward(float *dinp, float *dwte, const float *dlogits, const floa
                 dinp, D);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, alpha, dlogits, V, inp, D, 1.0f,
                 dwte, D);
+}
+
+/* --- row-stable kernels for decoding ------------------------------------------------
+ * Every output element is produced by one fixed sequence of float operations that does
+ * not depend on M (the number of rows) nor on where the element falls in a tile, so a
+ * row's result is the same whichever rows share the call. Blocking only reorders work
+ * across elements, never within one. */
+
+enum { RS_KB = 4, RS_JB = 512, RS_VB = 128 };
+
+/* out[m, j0:j1) += inp[m, k..k+3] @ w[k..k+3, j0:j1), the four terms added in k order. */
+static void rs_block4(float *restrict out, const float *restrict inp, const float *restrict w,
+                      int M, int C, int OC, int k, int j0, int j1)
+{
+    const float *w0 = w + (size_t)k * OC, *w1 = w0 + OC, *w2 = w1 + OC, *w3 = w2 + OC;
+    for (int m = 0; m < M; m++) {
+        const float *x = inp + (size_t)m * C + k;
+        const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+        float *o = out + (size_t)m * OC;
+        for (int j = j0; j < j1; j++) {
+            float t = o[j];
+            t += x0 * w0[j];
+            t += x1 * w1[j];
+            t += x2 * w2[j];
+            t += x3 * w3[j];
+            o[j] = t;
+        }
+    }
+}
+
+/* out[m, j0:j1) += inp[m, k] * w[k, j0:j1) */
+static void rs_block1(float *restrict out, const float *restrict inp, const float *restrict w,
+                      int M, int C, int OC, int k, int j0, int j1)
+{
+    const float *wk = w + (size_t)k * OC;
+    for (int m = 0; m < M; m++) {
+        const float xk = inp[(size_t)m * C + k];
+        float *o = out + (size_t)m * OC;
+        for (int j = j0; j < j1; j++)
+            o[j] += xk * wk[j];
+    }
+}
+
+/* out[M,OC] (=|+=) inp[M,C] @ weight[C,OC] + bias; per element: start from out (or 0),
+ * add the bias, then add inp[k] * weight[k] for k = 0..C-1 in order. Column blocks of
+ * 8 * RS_JB / M (16 KB of output) keep the M output rows in L1 while weight rows stream
+ * through. */
+void rowstable_matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              int M, int C, int OC, int accumulate)
+{
+    for (int m = 0; m < M; m++) {
+        float *o = out + (size_t)m * OC;
+        for (int j = 0; j < OC; j++)
+            o[j] = (accumulate ? o[j] : 0.0f) + (bias ? bias[j] : 0.0f);
+    }
+    const int jb = RS_JB * 8 / (M < 8 ? M : 8); /* the M x jb output block stays in L1 */
+    for (int j0 = 0; j0 < OC; j0 += jb) {
+        const int j1 = j0 + jb < OC ? j0 + jb : OC;
+        int k = 0;
+        for (; k + RS_KB <= C; k += RS_KB)
+            rs_block4(out, inp, weight, M, C, OC, k, j0, j1);
+        for (; k < C; k++)
+            rs_block1(out, inp, weight, M, C, OC, k, j0, j1);
+    }
+}
+
+/* o[0..3] = x . e_r for the four rows e_r = e + r*D, each with dot_lanes' exact
+ * operations (LANES partial sums, the tail into the first lanes, lanes summed in order). */
+static void dot_lanes4(float *o, const float *restrict x, const float *restrict e, int D)
+{
+    const float *e1 = e + D, *e2 = e1 + D, *e3 = e2 + D;
+    float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= D; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            const float xv = x[i + k];
+            a0[k] += xv * e[i + k];
+            a1[k] += xv * e1[i + k];
+            a2[k] += xv * e2[i + k];
+            a3[k] += xv * e3[i + k];
+        }
+    for (int k = 0; i < D; i++, k++) {
+        a0[k] += x[i] * e[i];
+        a1[k] += x[i] * e1[i];
+        a2[k] += x[i] * e2[i];
+        a3[k] += x[i] * e3[i];
+    }
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    for (int k = 0; k < LANES; k++) {
+        s0 += a0[k];
+        s1 += a1[k];
+        s2 += a2[k];
+        s3 += a3[k];
+    }
+    o[0] = s0, o[1] = s1, o[2] = s2, o[3] = s3;
+}
+
+/* logits[M,V] = inp[M,D] @ wte[V,D]^T; every element is dot_lanes(inp[m], wte[v], D).
+ * Vocabulary blocks of RS_VB rows stay in cache while all M rows use them. */
+void rowstable_lm_head_forward(float *logits, const float *inp, const float *wte, int M, int D,
+                               int V)
+{
+    for (int v0 = 0; v0 < V; v0 += RS_VB) {
+        const int v1 = v0 + RS_VB < V ? v0 + RS_VB : V;
+        for (int m = 0; m < M; m++) {
+            const float *x = inp + (size_t)m * D;
+            float *o = logits + (size_t)m * V;
+            int v = v0;
+            for (; v + 4 <= v1; v += 4)
+                dot_lanes4(o + v, x, wte + (size_t)v * D, D);
+            for (; v < v1; v++)
+                o[v] = dot_lanes(x, wte + (size_t)v * D, D);
+        }
+    }
+}
+
+/* out[hd] = softmax_j(q . k_j / sqrt(hd)) v_j over the n cached rows k, v [n, hd];
+ * scores[n] is scratch. Sequential in j: the result depends only on (q, k, v, n). */
+void attention_decode(float *out, float *scores, const float *q, const float *k, const float *v,
+                      int n, int hd)
+{
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int j = 0; j < n; j++)
+        scores[j] = dot_lanes(q, k + (size_t)j * hd, hd) * scale;
+    causal_softmax_row(scores, n - 1, n);
+    for (int i = 0; i < hd; i++)
+        out[i] = 0.0f;
+    for (int j = 0; j < n; j++) {
+        const float p = scores[j];
+        const float *vj = v + (size_t)j * hd;
+        for (int i = 0; i < hd; i++)
+            out[i] += p * vj[i];
+    }
 }

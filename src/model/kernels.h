@@ -11,6 +11,7 @@
 #ifndef PREFOPT_KERNELS_H
 #define PREFOPT_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* out[N,D] = wte[tokens[n]] + wpe[n % T] */
@@ -45,6 +46,12 @@ void attention_forward(float *out, float *probs, const float *qkv, int B, int T,
 void attention_backward(float *dqkv, float *dscratch, const float *dout, const float *qkv,
                         const float *probs, int B, int T, int D, int H);
 
+/* attention_forward for a single sequence (B = 1) that keeps one block of probabilities
+ * at a time in scratch [attention_lowmem_scratch(T) floats] instead of probs [H,T,T];
+ * gives the same bits as attention_forward. Used by prefill. */
+size_t attention_lowmem_scratch(int T);
+void attention_forward_lowmem(float *out, float *scratch, const float *qkv, int T, int D, int H);
+
 /* out[n] = gelu_tanh(inp[n]) for n < count */
 void gelu_forward(float *out, const float *inp, long count);
 /* dinout[n] *= gelu_tanh'(inp[n]) (in place: the gradient flows through) */
@@ -67,6 +74,21 @@ void lm_head_forward(float *logits, const float *inp, const float *wte, int N, i
 /* dinp[N,D] = alpha * dlogits @ wte (overwrite); dwte[V,D] += alpha * dlogits^T @ inp */
 void lm_head_backward(float *dinp, float *dwte, const float *dlogits, const float *inp,
                       const float *wte, int N, int D, int V, float alpha);
+
+/* Row-stable kernels for decoding. Each output element is computed by one fixed sequence
+ * of operations whatever M is, so a row's result never depends on the other rows of the
+ * call (OpenBLAS's sgemm does not promise this: a row's bits change with M). */
+/* out[M,OC] (=|+=) inp[M,C] @ weight[C,OC] + bias[OC] (bias may be NULL); per element:
+ * (out or 0) + bias, then + inp[k] * weight[k] for k = 0..C-1 in order. */
+void rowstable_matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                              int M, int C, int OC, int accumulate);
+/* logits[M,V] = inp[M,D] @ wte[V,D]^T, each element a fixed-lane dot product */
+void rowstable_lm_head_forward(float *logits, const float *inp, const float *wte, int M, int D,
+                               int V);
+/* One query against n cached positions of one head: out[hd] = softmax(q k^T / sqrt(hd)) v,
+ * k and v [n, hd] row-major; scores[n] is scratch. */
+void attention_decode(float *out, float *scores, const float *q, const float *k, const float *v,
+                      int n, int hd);
 
 /* Plain reference versions kept as test oracles (kernels_naive.c). */
 void matmul_forward_naive(float *out, const float *inp, const float *weight, const float *bias,

@@ -1,7 +1,7 @@
 /*
  * model.c: architecture-independent model plumbing: the architecture registry, config
  * checks, the flat parameter / gradient buffers and their tensor table, and dispatch of
- * workspace / forward / backward to the architecture.
+ * workspace / forward / backward and KV-cache / prefill / decode to the architecture.
  *
  * Invariant: tensors are laid out back to back in table order, so the flat buffer IS
  * the canonical order used by checkpoints and params_sha256, and one all-reduce of the
@@ -176,4 +176,57 @@ int pf_model_backward(pf_model *m, pf_workspace *ws, const float *dlogprobs, con
     if (!m->grads)
         return pf_fail(PF_ERR_RUNTIME, "backward: model was created without gradients");
     return m->ops->backward(m, ws->impl, dlogprobs, dvalues);
+}
+
+int pf_kv_cache_create(const pf_model *m, int max_batch, int max_seq, pf_kv_cache **out)
+{
+    if (max_batch < 1 || max_seq < 1 || max_seq > m->cfg.max_seq_len)
+        return pf_fail(PF_ERR_USAGE,
+                       "kv cache: batch %d x sequence %d is not within 1.. x 1..max_seq_len %d",
+                       max_batch, max_seq, m->cfg.max_seq_len);
+    pf_kv_cache *c = pf_calloc(sizeof *c, "kv cache");
+    if (!c)
+        return PF_ERR_RUNTIME;
+    c->ops = m->ops;
+    c->max_batch = max_batch;
+    c->max_seq = max_seq;
+    int rc = m->ops->kv_cache_create(m, max_batch, max_seq, &c->impl, &c->bytes);
+    if (rc) {
+        pf_free(c);
+        return rc;
+    }
+    *out = c;
+    return PF_OK;
+}
+
+void pf_kv_cache_free(pf_kv_cache *cache)
+{
+    if (!cache)
+        return;
+    cache->ops->kv_cache_free(cache->impl);
+    pf_free(cache);
+}
+
+size_t pf_kv_cache_bytes(const pf_kv_cache *cache) { return cache->bytes; }
+int pf_kv_cache_max_batch(const pf_kv_cache *cache) { return cache->max_batch; }
+int pf_kv_cache_max_seq(const pf_kv_cache *cache) { return cache->max_seq; }
+
+int pf_kv_cache_length(const pf_kv_cache *cache, int b)
+{
+    return cache->ops->kv_cache_length(cache->impl, b);
+}
+
+int pf_model_prefill(pf_model *m, pf_kv_cache *cache, const pf_batch *batch, float *logits)
+{
+    if (cache->ops != m->ops)
+        return pf_fail(PF_ERR_RUNTIME, "prefill: kv cache belongs to another architecture");
+    return m->ops->prefill(m, cache->impl, batch, logits);
+}
+
+int pf_model_decode_step(pf_model *m, pf_kv_cache *cache, const int32_t *tokens,
+                         const uint8_t *active, float *logits)
+{
+    if (cache->ops != m->ops)
+        return pf_fail(PF_ERR_RUNTIME, "decode: kv cache belongs to another architecture");
+    return m->ops->decode_step(m, cache->impl, tokens, active, logits);
 }

@@ -174,8 +174,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "MPI init failed: %s\n", pf_error_message());
         return 1;
     }
-    pf_model_config cfg = {.arch = PF_ARCH_GPT2, .n_layer = 1, .n_head = 2, .d_model = 16,
-                           .vocab_size = 50, .max_seq_len = 8};
+    pf_model_config cfg = {.arch = PF_ARCH_GPT2,
+                           .n_layer = 1,
+                           .n_head = 2,
+                           .d_model = 16,
+                           .vocab_size = 50,
+                           .max_seq_len = 8};
     pf_model *m = NULL;
     pf_model_create(&cfg, 0, &m);
     size_t n = pf_model_num_params(m);
