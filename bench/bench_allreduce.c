@@ -59,8 +59,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
     }
-    pf_model_config cfg = {.arch = PF_ARCH_GPT2, .n_layer = 8, .n_head = 8, .d_model = 512,
-                           .vocab_size = 8192, .max_seq_len = 256};
+    pf_model_config cfg = {.arch = PF_ARCH_GPT2,
+                           .n_layer = 8,
+                           .n_head = 8,
+                           .d_model = 512,
+                           .vocab_size = 8192,
+                           .max_seq_len = 256};
     if (!strcmp(shape, "tiny"))
         cfg = (pf_model_config){PF_ARCH_GPT2, 4, 4, 128, 512, 128, 0};
     else if (!strcmp(shape, "gpt2-124M"))

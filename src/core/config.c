@@ -235,6 +235,11 @@ static int is_choice(const char *choices, const char *name)
     return 0;
 }
 
+/* Stores a value into a config field given by its address (fields have several types;
+ * memcpy keeps the stores free of pointer casts). */
+static void store_int(char *dst, int v) { memcpy(dst, &v, sizeof v); }
+static void store_i64(char *dst, int64_t v) { memcpy(dst, &v, sizeof v); }
+
 /* Checks v against k and stores it into cfg; 0 on success, -1 on a type/range error. */
 static int store_value(const key_spec *k, const cJSON *v, pf_config *cfg)
 {
@@ -243,7 +248,7 @@ static int store_value(const key_spec *k, const cJSON *v, pf_config *cfg)
     switch (k->kind) {
     case K_INT_OR_NULL:
         if (cJSON_IsNull(v)) {
-            *(int64_t *)dst = 0;
+            store_i64(dst, 0);
             return 0;
         }
         /* fall through */
@@ -252,14 +257,14 @@ static int store_value(const key_spec *k, const cJSON *v, pf_config *cfg)
         if (!cJSON_IsNumber(v) || x != floor(x) || !in_range(k, x))
             return -1;
         if (k->kind == K_MINT)
-            *(int *)dst = (int)x;
+            store_int(dst, (int)x);
         else
-            *(int64_t *)dst = (int64_t)x;
+            store_i64(dst, (int64_t)x);
         return 0;
     case K_NUM:
         if (!cJSON_IsNumber(v) || !in_range(k, x))
             return -1;
-        *(double *)dst = x;
+        memcpy(dst, &x, sizeof x);
         return 0;
     case K_NUM2: {
         const cJSON *a = cJSON_GetArrayItem(v, 0), *b = cJSON_GetArrayItem(v, 1);
@@ -267,14 +272,14 @@ static int store_value(const key_spec *k, const cJSON *v, pf_config *cfg)
             !cJSON_IsNumber(b) || !(a->valuedouble >= k->lo && a->valuedouble < k->hi) ||
             !(b->valuedouble >= k->lo && b->valuedouble < k->hi))
             return -1;
-        ((double *)dst)[0] = a->valuedouble;
-        ((double *)dst)[1] = b->valuedouble;
+        double pair[2] = {a->valuedouble, b->valuedouble};
+        memcpy(dst, pair, sizeof pair);
         return 0;
     }
     case K_BOOL:
         if (!cJSON_IsBool(v))
             return -1;
-        *(int *)dst = cJSON_IsTrue(v);
+        store_int(dst, cJSON_IsTrue(v));
         return 0;
     case K_STR:
     case K_ENUM:
@@ -285,10 +290,13 @@ static int store_value(const key_spec *k, const cJSON *v, pf_config *cfg)
             return -1;
         strcpy(dst, v->valuestring);
         return 0;
-    case K_ARCH:
-        if (!cJSON_IsString(v) || pf_arch_from_name(v->valuestring, (pf_arch *)dst) != PF_OK)
+    case K_ARCH: {
+        pf_arch arch;
+        if (!cJSON_IsString(v) || pf_arch_from_name(v->valuestring, &arch) != PF_OK)
             return -1;
+        memcpy(dst, &arch, sizeof arch);
         return 0;
+    }
     }
     return -1;
 }
