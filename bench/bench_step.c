@@ -108,14 +108,15 @@ typedef struct {
     pf_adamw *opt;
     int32_t *tokens, *lengths;
     float *lp, *ref_lp, *dlp;
+    uint8_t *need; /* the completion half: the positions the DPO loss reads */
 } bench_state;
 
 /* One DPO-shaped step; returns its loss. */
 static double run_step(bench_state *st, const bench_shape *s)
 {
     pf_batch batch = {.tokens = st->tokens, .lengths = st->lengths, .B = s->B, .T = s->T};
-    pf_forward_out ref_out = {.logprobs = st->ref_lp, .temperature = 1.0f};
-    pf_forward_out pol_out = {.logprobs = st->lp, .temperature = 1.0f};
+    pf_forward_out ref_out = {.logprobs = st->ref_lp, .temperature = 1.0f, .need = st->need};
+    pf_forward_out pol_out = {.logprobs = st->lp, .temperature = 1.0f, .need = st->need};
     if (pf_model_forward(st->reference, st->ws, &batch, &ref_out) ||
         pf_model_forward(st->policy, st->ws, &batch, &pol_out)) {
         fprintf(stderr, "bench: %s\n", pf_error_message());
@@ -153,8 +154,12 @@ static int bench(const bench_shape *s, int steps, int warmup)
     st.tokens = malloc(sizeof(int32_t) * BT), st.lengths = malloc(sizeof(int32_t) * s->B);
     st.lp = malloc(sizeof(float) * BT), st.ref_lp = malloc(sizeof(float) * BT);
     st.dlp = malloc(sizeof(float) * BT);
-    for (size_t i = 0; i < BT; i++)
+    st.need = malloc(BT);
+    for (size_t i = 0; i < BT; i++) {
         st.tokens[i] = (int32_t)((i * 2654435761u) % (unsigned)s->V);
+        int t = (int)(i % (size_t)s->T);
+        st.need[i] = t >= s->T / 2 && t < s->T - 1; /* as dpo_grad's completion */
+    }
     for (int b = 0; b < s->B; b++)
         st.lengths[b] = s->T;
     double times[64], loss = 0.0;
@@ -176,7 +181,7 @@ static int bench(const bench_shape *s, int steps, int warmup)
            s->name, pf_model_num_params(st.policy), med, (double)BT / med,
            step_flops(s) / med / 1e9, ru.ru_maxrss / 1024.0, need / 1048576.0,
            pf_workspace_bytes(st.ws) / 1048576.0, loss);
-    free(st.tokens), free(st.lengths), free(st.lp), free(st.ref_lp), free(st.dlp);
+    free(st.tokens), free(st.lengths), free(st.lp), free(st.ref_lp), free(st.dlp), free(st.need);
     pf_adamw_free(st.opt);
     pf_workspace_free(st.ws);
     pf_model_free(st.reference);

@@ -52,4 +52,11 @@ int pf_dataset_add(pf_dataset *ds, const pf_seq *seqs, int n_seq, const char *re
  * the sum of weights. */
 double pf_seq_weighted_logp(const pf_seq *s, const float *logprobs, double *count);
 
+/* Packs n examples' sequences into a right-padded batch: tokens [n*n_seq, T] (pad 0),
+ * lengths [n*n_seq], and need [n*n_seq, T] (1 where the next token is counted, i.e.
+ * weight[t + 1] > 0: the positions whose log-probs the loss uses). T, the longest
+ * sequence (at least 2), is returned: a batch's shape depends only on its examples. */
+int pf_examples_pack(pf_example *const *ex, int n, int n_seq, int32_t *tokens, int32_t *lengths,
+                     uint8_t *need);
+
 #endif

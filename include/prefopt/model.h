@@ -105,6 +105,10 @@ typedef struct {
     float *logprobs;
     float *values;
     float temperature;
+    /* [B, T] or NULL: the positions whose log-prob the caller needs; the others get 0
+     * and cost no LM-head work (e.g. a preference pair's prompt tokens). Backward is
+     * cheaper still: only positions with a non-zero d(log-prob) reach the LM head. */
+    const uint8_t *need;
 } pf_forward_out;
 
 /* Runs the model on a batch. Token ids must lie in [0, vocab_size) and T must not

@@ -222,7 +222,7 @@ static int score_all(pf_model *model, const sequence_set *set, FILE *fp)
     for (size_t i = 0; rc == PF_OK && i < set->n_seqs; i++) {
         const sequence *s = &set->seqs[i];
         pf_batch batch = {set->ids + s->first, &s->len, 1, s->len};
-        pf_forward_out out = {logprobs, NULL, 1.0f};
+        pf_forward_out out = {.logprobs = logprobs, .temperature = 1.0f};
         rc = pf_model_forward(model, ws, &batch, &out);
         if (rc == PF_OK)
             rc = write_result(fp, s, logprobs, (long)i);

@@ -5,25 +5,20 @@
  * float32 dataset per tensor in canonical (tensor-table) order, and for training
  * checkpoints /optimizer with step and m/, v/ mirroring the parameter names.
  * Invariant: PATH is only ever replaced by a complete, closed, fsync'ed file. HDF5
- * never touches the disk here: the file is built in memory (core driver, no backing
- * store) and only its final image is written, with plain POSIX calls, to PATH.tmp,
- * which pf_commit_tmp then syncs and renames onto PATH. This matters because in HDF5
- * 1.10 a failed H5Fclose (disk full, quota, file-size limit) leaves a half-destroyed
- * file in the library's ID table and the process crashes at exit; here every I/O
- * error is an ordinary PF_ERR_RUNTIME. Every failure removes PATH.tmp and leaves PATH
- * as it was. Cost: the writing rank holds one copy of the file in memory.
+ * never touches the disk here: the file is built in memory and only its final image is
+ * written to PATH.tmp, then synced and renamed onto PATH (pf_h5_image_write; h5image.c
+ * says why: in HDF5 1.10 a failed H5Fclose on a disk file crashes the process at exit).
+ * Every failure removes PATH.tmp and leaves PATH as it was. Cost: the writing rank holds
+ * one copy of the file in memory.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "io/checkpoint_internal.h"
+#include "io/h5image.h"
 #include "io/h5util.h"
 #include "prefopt/checkpoint.h"
 #include "prefopt/error.h"
-#include "prefopt/fsutil.h"
 #include "prefopt/sha256.h"
 
 void pf_checkpoint_meta_clear(pf_checkpoint_meta *meta)
@@ -136,182 +131,39 @@ static int write_optimizer(hid_t file, const pf_model *model, const pf_adamw *op
     return rc;
 }
 
-/* The in-memory file image being built. HDF5's core driver allocates it through
- * these callbacks, and at close hands the final buffer to image_free, which keeps it
- * instead of freeing it: the closed, consistent file, with no copy. */
+/* What fill_checkpoint writes. */
 typedef struct {
-    void *buf;   /* the driver's current buffer */
-    size_t size; /* its size */
-    void *final; /* the buffer released at file close (owned by us afterwards) */
-    size_t final_size;
-} image_sink;
+    const pf_model *model;
+    const pf_adamw *opt; /* NULL: no /optimizer */
+    const pf_checkpoint_meta *meta;
+    pf_checkpoint_extra_fn extra; /* NULL: nothing more */
+    const void *extra_ctx;
+} checkpoint_parts;
 
-/* Core-driver allocation callback. */
-static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+/* Fills the empty in-memory file with the whole checkpoint (a pf_h5_image_fill_fn). */
+static int fill_checkpoint(hid_t file, const void *ctx)
 {
-    image_sink *sink = udata;
-    (void)op;
-    sink->buf = malloc(size);
-    sink->size = sink->buf ? size : 0;
-    return sink->buf;
-}
-
-/* Core-driver copy callback. */
-static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op,
-                          void *udata)
-{
-    (void)op;
-    (void)udata;
-    return memcpy(dst, src, size);
-}
-
-/* Core-driver resize callback (the image grows as datasets are written). */
-static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_sink *sink = udata;
-    (void)op;
-    void *grown = realloc(ptr, size);
-    if (grown) {
-        sink->buf = grown;
-        sink->size = size;
-    }
-    return grown;
-}
-
-/* Core-driver release callback: keeps the buffer released at the last file close.
- * (H5Fcreate may first open and close an existing disk file of the same name as a
- * probe, through these callbacks too; the real file is always closed last.) */
-static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
-{
-    image_sink *sink = udata;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr && ptr == sink->buf) {
-        free(sink->final);
-        sink->final = ptr;
-        sink->final_size = sink->size;
-        sink->buf = NULL;
-        sink->size = 0;
-    } else {
-        free(ptr);
-    }
-    return 0;
-}
-
-/* The sink outlives every property list copy, so user data is shared, not copied. */
-static void *image_udata_copy(void *udata) { return udata; }
-
-/* Nothing to release: the sink lives on pf_checkpoint_write's stack. */
-static herr_t image_udata_free(void *udata)
-{
-    (void)udata;
-    return 0;
-}
-
-/* A file-access list for an in-memory (core driver, no backing store) v110 file whose
- * buffer is managed by sink; growth steps of about 1/64 of the expected size. */
-static hid_t image_fapl(image_sink *sink, size_t expected_bytes)
-{
-    H5FD_file_image_callbacks_t callbacks = {image_malloc, image_memcpy,     image_realloc,
-                                             image_free,   image_udata_copy, image_udata_free,
-                                             sink};
-    size_t increment = expected_bytes / 64 > 65536 ? expected_bytes / 64 : 65536;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0)
-        return -1;
-    if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) < 0 ||
-        H5Pset_fapl_core(fapl, increment, 0) < 0 ||
-        H5Pset_file_image_callbacks(fapl, &callbacks) < 0) {
-        H5Pclose(fapl);
-        return -1;
-    }
-    return fapl;
-}
-
-/* The in-memory file's name: nothing is read from or written to it, but HDF5 probes
- * an existing file of that name, so it must not be a path we write (like PATH.tmp). */
-static const char MEMORY_FILE_NAME[] = "/dev/null/prefopt-checkpoint-image";
-
-/* Builds the whole checkpoint as an HDF5 file in memory; on success sink->final holds
- * the closed file's bytes (sink->final_size, possibly zero-padded past the end of the
- * HDF5 address space, which readers accept). name only labels the in-memory file. */
-static int build_image(const char *name, const pf_model *model, const pf_adamw *opt,
-                       const pf_checkpoint_meta *meta, pf_checkpoint_extra_fn extra,
-                       const void *ctx, image_sink *sink)
-{
-    char text[512];
-    size_t expected = pf_model_num_params(model) * sizeof(float) * (opt ? 3 : 1);
-    hid_t fapl = image_fapl(sink, expected);
-    hid_t file = fapl < 0 ? -1 : H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (file < 0) /* read the HDF5 error stack before the next API call clears it */
-        pf_fail(PF_ERR_RUNTIME, "cannot create the in-memory file: %s",
-                pf_h5_error_text(text, sizeof text));
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    if (file < 0)
-        return PF_ERR_RUNTIME;
-    int rc = write_root_attrs(file, meta);
+    const checkpoint_parts *parts = ctx;
+    int rc = write_root_attrs(file, parts->meta);
     if (rc == PF_OK)
-        rc = write_model(file, model);
-    if (rc == PF_OK && opt)
-        rc = write_optimizer(file, model, opt);
-    if (rc == PF_OK && extra)
-        rc = extra(file, ctx);
-    if (H5Fclose(file) < 0 && rc == PF_OK)
-        rc = pf_fail(PF_ERR_RUNTIME, "cannot close the in-memory file: %s",
-                     pf_h5_error_text(text, sizeof text));
-    if (rc == PF_OK && !sink->final)
-        rc = pf_fail(PF_ERR_RUNTIME, "the HDF5 core driver returned no file image");
+        rc = write_model(file, parts->model);
+    if (rc == PF_OK && parts->opt)
+        rc = write_optimizer(file, parts->model, parts->opt);
+    if (rc == PF_OK && parts->extra)
+        rc = parts->extra(file, parts->extra_ctx);
     return rc;
-}
-
-/* Writes size bytes to a new file tmp (not yet synced); removes it on failure. */
-static int write_bytes(const char *tmp, const void *bytes, size_t size)
-{
-    const char *p = bytes;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return pf_fail(PF_ERR_RUNTIME, "cannot create %s: %s", tmp, strerror(errno));
-    while (size > 0) {
-        ssize_t n = write(fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int saved = n < 0 ? errno : EIO;
-            close(fd);
-            unlink(tmp);
-            return pf_fail(PF_ERR_RUNTIME, "cannot write %s: %s", tmp, strerror(saved));
-        }
-        p += n;
-        size -= (size_t)n;
-    }
-    if (close(fd) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        return pf_fail(PF_ERR_RUNTIME, "cannot write %s: %s", tmp, strerror(saved));
-    }
-    return PF_OK;
 }
 
 int pf_checkpoint_write_with(const char *path, const pf_model *model, const pf_adamw *opt,
                              const pf_checkpoint_meta *meta, pf_checkpoint_extra_fn extra,
                              const void *ctx)
 {
-    char tmp[4096];
-    image_sink sink = {0};
-    pf_h5_quiet();
     if (opt && opt->n != pf_model_num_params(model))
         return pf_fail(PF_ERR_USAGE, "%s: optimizer holds %zu values but the model %zu", path,
                        opt->n, pf_model_num_params(model));
-    int rc = pf_tmp_path(path, tmp, sizeof tmp);
-    if (rc == PF_OK)
-        rc = build_image(MEMORY_FILE_NAME, model, opt, meta, extra, ctx, &sink);
-    if (rc == PF_OK)
-        rc = write_bytes(tmp, sink.final, sink.final_size);
-    free(sink.final);
-    if (rc == PF_OK)
-        rc = pf_commit_tmp(tmp, path);
-    else
-        rc = pf_fail_prefix(rc, "%s", path);
-    return rc;
+    checkpoint_parts parts = {model, opt, meta, extra, ctx};
+    size_t expected = pf_model_num_params(model) * sizeof(float) * (opt ? 3 : 1);
+    return pf_h5_image_write(path, NULL, 0, expected, fill_checkpoint, &parts);
 }
 
 int pf_checkpoint_write(const char *path, const pf_model *model, const pf_adamw *opt,

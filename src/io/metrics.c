@@ -3,8 +3,8 @@
  *
  * Every change is one atomic file replacement: the current file is read into memory,
  * opened there with HDF5's core driver (no backing store), extended or shrunk, closed,
- * and the resulting image is written to PATH.tmp, fsync'ed and renamed onto PATH.
- * Hence:
+ * and the resulting image is written to PATH.tmp, fsync'ed and renamed onto PATH
+ * (pf_h5_image_write, h5image.c). Hence:
  *  - metrics.h5 is closed and consistent between appends (and at every instant: a
  *    reader sees the previous table or the new one, never a half-written one);
  *  - the writer never takes HDF5's file lock on PATH, so h5py or h5dump holding the
@@ -26,112 +26,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/h5image.h"
 #include "io/h5util.h"
 #include "io/metrics_internal.h"
 #include "prefopt/error.h"
-#include "prefopt/fsutil.h"
 #include "prefopt/metrics.h"
 
 enum {
-    CHUNK_ROWS = 1024,       /* rows per HDF5 chunk */
-    IMAGE_INCREMENT = 65536, /* core-driver growth step (bytes) */
-    MAX_NAME_LEN = 255,      /* longest accepted metric name (bytes) */
+    CHUNK_ROWS = 1024,  /* rows per HDF5 chunk */
+    MAX_NAME_LEN = 255, /* longest accepted metric name (bytes) */
 };
-
-/* The in-memory file's name: the core driver reads and writes nothing there, but
- * probes that no file of that name exists, so it is a path that cannot exist. */
-static const char IMAGE_NAME[] = "/dev/null/prefopt-metrics-image";
-
-/* The core driver's buffer, allocated through the callbacks below; at file close the
- * driver releases it to image_free, which keeps it (the closed file's bytes). */
-typedef struct {
-    void *buf;
-    size_t size;
-    void *final;
-    size_t final_size;
-} image_sink;
-
-/* Core-driver allocation callback; tracks the file's own buffer (not property-list
- * copies of the initial image). */
-static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_sink *sink = udata;
-    void *p = malloc(size);
-    if (p && op == H5FD_FILE_IMAGE_OP_FILE_OPEN) {
-        sink->buf = p;
-        sink->size = size;
-    }
-    return p;
-}
-
-/* Core-driver copy callback. */
-static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op,
-                          void *udata)
-{
-    (void)op;
-    (void)udata;
-    return memcpy(dst, src, size);
-}
-
-/* Core-driver resize callback (only the file's buffer is ever resized). */
-static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_sink *sink = udata;
-    (void)op;
-    void *grown = realloc(ptr, size);
-    if (grown) {
-        sink->buf = grown;
-        sink->size = size;
-    }
-    return grown;
-}
-
-/* Core-driver release callback: keeps the file's buffer released at file close. */
-static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
-{
-    image_sink *sink = udata;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr && ptr == sink->buf) {
-        free(sink->final);
-        sink->final = ptr;
-        sink->final_size = sink->size;
-        sink->buf = NULL;
-        sink->size = 0;
-    } else {
-        free(ptr);
-    }
-    return 0;
-}
-
-/* The sink outlives every property-list copy: user data is shared, not copied. */
-static void *image_udata_copy(void *udata) { return udata; }
-
-/* Nothing to release: the sink lives on edit_file's stack. */
-static herr_t image_udata_free(void *udata)
-{
-    (void)udata;
-    return 0;
-}
-
-/* A file-access list for an in-memory v110 file managed by sink, starting from the
- * given image (bytes, size) or empty (bytes NULL); negative on failure. */
-static hid_t image_fapl(image_sink *sink, const void *bytes, size_t size)
-{
-    H5FD_file_image_callbacks_t callbacks = {image_malloc, image_memcpy,     image_realloc,
-                                             image_free,   image_udata_copy, image_udata_free,
-                                             sink};
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0)
-        return -1;
-    if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) < 0 ||
-        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
-        H5Pset_fapl_core(fapl, IMAGE_INCREMENT, 0) < 0 ||
-        H5Pset_file_image_callbacks(fapl, &callbacks) < 0 ||
-        (bytes && H5Pset_file_image(fapl, (void *)bytes, size) < 0)) {
-        H5Pclose(fapl);
-        return -1;
-    }
-    return fapl;
-}
 
 /* Reads the whole file at path into *bytes (malloc'ed); *exists = 0 when absent. */
 static int load_file(const char *path, void **bytes, size_t *size, int *exists)
@@ -167,39 +71,6 @@ static int load_file(const char *path, void **bytes, size_t *size, int *exists)
     *size = (size_t)st.st_size;
     *exists = 1;
     return PF_OK;
-}
-
-/* Opens the image (bytes, size) read-write in memory, or creates an empty in-memory
- * file when bytes is NULL. */
-static int open_image(const void *bytes, size_t size, image_sink *sink, hid_t *file)
-{
-    char text[512];
-    hid_t fapl = image_fapl(sink, bytes, size);
-    if (fapl < 0)
-        *file = -1;
-    else if (bytes)
-        *file = H5Fopen(IMAGE_NAME, H5F_ACC_RDWR, fapl);
-    else
-        *file = H5Fcreate(IMAGE_NAME, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    int rc = PF_OK; /* read the HDF5 error stack before the next call clears it */
-    if (*file < 0)
-        rc = pf_fail(PF_ERR_RUNTIME, bytes ? "not an HDF5 file (%s)" : "cannot create: %s",
-                     pf_h5_error_text(text, sizeof text));
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    return rc;
-}
-
-/* Closes the in-memory file (when open); on success its bytes are in sink->final. */
-static int close_image(hid_t file, image_sink *sink, int rc)
-{
-    char text[512];
-    if (file >= 0 && H5Fclose(file) < 0 && rc == PF_OK)
-        rc = pf_fail(PF_ERR_RUNTIME, "cannot close the in-memory file: %s",
-                     pf_h5_error_text(text, sizeof text));
-    if (rc == PF_OK && !sink->final)
-        rc = pf_fail(PF_ERR_RUNTIME, "the HDF5 core driver returned no file image");
-    return rc;
 }
 
 /* (Re)writes the /metrics attribute columns: the n names as 1-D vlen UTF-8 strings. */
@@ -456,44 +327,44 @@ static int truncate_edit(pf_mtab *t, const void *ctx)
 /* A change to the open table. */
 typedef int (*edit_fn)(pf_mtab *t, const void *ctx);
 
-/* Opens the table of the in-memory file and applies edit (when not NULL). */
-static int edit_table(hid_t file, edit_fn edit, const void *ctx)
+/* What fill_table does to the in-memory file. */
+typedef struct {
+    int exists;   /* 0: the file is new, write the empty table first */
+    edit_fn edit; /* NULL: no change */
+    const void *ctx;
+} table_edit;
+
+/* Opens the table of the in-memory file (after creating it in a new file) and applies
+ * the edit (a pf_h5_image_fill_fn). */
+static int fill_table(hid_t file, const void *ctx)
 {
+    const table_edit *e = ctx;
     pf_mtab t;
-    int rc = pf_mtab_open(file, PF_ERR_RUNTIME, &t);
+    int rc = e->exists ? PF_OK : create_layout(file);
+    if (rc == PF_OK)
+        rc = pf_mtab_open(file, PF_ERR_RUNTIME, &t);
     if (rc != PF_OK)
         return rc;
-    if (edit)
-        rc = edit(&t, ctx);
+    if (e->edit)
+        rc = e->edit(&t, e->ctx);
     pf_mtab_close(&t);
     return rc;
 }
 
 /* Loads path (unless fresh), or starts an empty table when fresh or absent, applies
- * edit in memory and replaces path atomically with the result. Any failure is
- * PF_ERR_RUNTIME naming path, and leaves path as it was. */
+ * edit in memory and replaces path atomically with the result (pf_h5_image_write). Any
+ * failure is PF_ERR_RUNTIME naming path, and leaves path as it was. */
 static int edit_file(const char *path, int fresh, edit_fn edit, const void *ctx)
 {
     void *bytes = NULL;
     size_t size = 0;
-    int exists = 0;
-    image_sink sink = {0};
-    hid_t file = -1;
-    pf_h5_quiet();
-    int rc = fresh ? PF_OK : load_file(path, &bytes, &size, &exists);
-    if (rc == PF_OK)
-        rc = open_image(exists ? bytes : NULL, size, &sink, &file);
-    free(bytes);
-    if (rc == PF_OK && !exists)
-        rc = create_layout(file);
-    if (rc == PF_OK)
-        rc = edit_table(file, edit, ctx);
-    rc = close_image(file, &sink, rc);
-    if (rc == PF_OK)
-        rc = pf_write_file_atomic(path, sink.final, sink.final_size); /* names path */
+    table_edit e = {0, edit, ctx};
+    int rc = fresh ? PF_OK : load_file(path, &bytes, &size, &e.exists);
+    if (rc == PF_OK) /* names path */
+        rc = pf_h5_image_write(path, e.exists ? bytes : NULL, size, 0, fill_table, &e);
     else
         pf_fail_prefix(rc, "%s", path);
-    free(sink.final);
+    free(bytes);
     return rc == PF_OK ? PF_OK : PF_ERR_RUNTIME;
 }
 

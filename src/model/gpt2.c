@@ -99,6 +99,9 @@ typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *probs, *atty, *resid2;
     float *ln2, *ln2_mean, *ln2_rstd, *fch, *fcg; /* per slot */
     float *lnf, *lnf_mean, *lnf_rstd, *logits, *inv_sum;
+    int32_t *rows, *row_targets;  /* LM-head rows: token index and target, compacted */
+    float *lnf_rows, *row_values; /* their lnf rows [rows, D]; per-row scalars */
+    int n_rows;
     float *dresid, *dwide, *dnarrow, *dscratch; /* backward only */
     int32_t *tokens, *targets;
     uint8_t *valid;
@@ -135,6 +138,10 @@ static size_t gpt2_ws_layout(gpt2_ws *w, char *base)
     w->lnf_rstd = carve(&c, cap);
     w->logits = carve(&c, cap * V);
     w->inv_sum = carve(&c, cap);
+    w->rows = carve(&c, cap);
+    w->row_targets = carve(&c, cap);
+    w->row_values = carve(&c, cap);
+    w->lnf_rows = carve(&c, cap * D);
     if (w->with_backward) {
         w->dresid = carve(&c, cap * D);
         w->dwide = carve(&c, cap * 4 * D);
@@ -271,6 +278,47 @@ static void value_head_forward(const pf_model *m, gpt2_ws *w, float *values)
         }
 }
 
+/* Compacts the positions whose log-prob is wanted (a real next token, and need[n] when
+ * a need mask is given) into w->rows, with their targets and lnf rows: the LM head, its
+ * softmax and its backward then run on those rows only. Returns their count. */
+static int select_rows(gpt2_ws *w, const uint8_t *need, int N, int D)
+{
+    int k = 0;
+    for (int n = 0; n < N; n++) {
+        if (!w->valid[n] || (need && !need[n]))
+            continue;
+        w->rows[k] = n;
+        w->row_targets[k] = w->targets[n];
+        memcpy(w->lnf_rows + (size_t)k * D, w->lnf + (size_t)n * D, sizeof(float) * D);
+        k++;
+    }
+    w->n_rows = k;
+    return k;
+}
+
+/* Keeps, in order, the selected rows whose log-prob has a non-zero gradient (moving
+ * their softmax rows, lnf rows and targets up) and puts the gradients in row_values;
+ * prompt tokens of a preference pair, for instance, then cost no LM-head backward. */
+static int keep_rows_with_gradient(gpt2_ws *w, const float *dlogprobs, int D, int V)
+{
+    int k = 0;
+    for (int r = 0; r < w->n_rows; r++) {
+        float g = dlogprobs[w->rows[r]];
+        if (g == 0.0f)
+            continue;
+        if (k != r) {
+            memcpy(w->logits + (size_t)k * V, w->logits + (size_t)r * V, sizeof(float) * V);
+            memcpy(w->lnf_rows + (size_t)k * D, w->lnf_rows + (size_t)r * D, sizeof(float) * D);
+            w->inv_sum[k] = w->inv_sum[r];
+            w->row_targets[k] = w->row_targets[r];
+            w->rows[k] = w->rows[r];
+        }
+        w->row_values[k++] = g;
+    }
+    w->n_rows = k;
+    return k;
+}
+
 static int gpt2_forward(pf_model *m, void *impl, const pf_batch *batch, const pf_forward_out *out)
 {
     gpt2_ws *w = impl;
@@ -294,8 +342,12 @@ static int gpt2_forward(pf_model *m, void *impl, const pf_batch *batch, const pf
     if (out->logprobs) {
         w->inv_temperature = 1.0f / out->temperature;
         const float *wte = m->params + m->tensors[WTE].offset;
-        lm_head_forward(w->logits, w->lnf, wte, N, D, V, w->inv_temperature);
-        logsoftmax_gather_forward(out->logprobs, w->logits, w->inv_sum, w->targets, w->valid, N, V);
+        int k = select_rows(w, out->need, N, D);
+        lm_head_forward(w->logits, w->lnf_rows, wte, k, D, V, w->inv_temperature);
+        logsoftmax_gather_forward(w->row_values, w->logits, w->inv_sum, w->row_targets, NULL, k, V);
+        memset(out->logprobs, 0, sizeof(float) * (size_t)N);
+        for (int r = 0; r < k; r++)
+            out->logprobs[w->rows[r]] = w->row_values[r];
     }
     if (out->values)
         value_head_forward(m, w, out->values);
@@ -362,9 +414,15 @@ static int gpt2_backward(pf_model *m, void *impl, const float *dlogprobs, const 
     float *dlnf = w->dnarrow;
     const size_t nd = (size_t)N * (size_t)D;
     if (dlogprobs) {
-        logsoftmax_gather_backward(w->logits, w->inv_sum, dlogprobs, w->targets, w->valid, N, V);
-        lm_head_backward(dlnf, m->grads + m->tensors[WTE].offset, w->logits, w->lnf,
-                         m->params + m->tensors[WTE].offset, N, D, V, w->inv_temperature);
+        int k = keep_rows_with_gradient(w, dlogprobs, D, V);
+        float *dlnf_rows = w->dwide; /* [k, D] scratch */
+        logsoftmax_gather_backward(w->logits, w->inv_sum, w->row_values, w->row_targets, NULL, k,
+                                   V);
+        lm_head_backward(dlnf_rows, m->grads + m->tensors[WTE].offset, w->logits, w->lnf_rows,
+                         m->params + m->tensors[WTE].offset, k, D, V, w->inv_temperature);
+        memset(dlnf, 0, sizeof(float) * nd);
+        for (int r = 0; r < k; r++)
+            memcpy(dlnf + (size_t)w->rows[r] * D, dlnf_rows + (size_t)r * D, sizeof(float) * D);
         w->has_logprobs = 0; /* the logits buffer now holds gradients */
     } else {
         memset(dlnf, 0, sizeof(float) * nd);

@@ -323,7 +323,7 @@ void logsoftmax_gather_forward(float *logprobs, float *logits, float *inv_sum,
 {
     for (int n = 0; n < N; n++) {
         float *row = logits + (long)n * V;
-        if (!valid[n]) {
+        if (valid && !valid[n]) {
             logprobs[n] = 0.0f;
             inv_sum[n] = 0.0f;
             continue;
@@ -344,7 +344,7 @@ void logsoftmax_gather_backward(float *logits, const float *inv_sum, const float
 {
     for (int n = 0; n < N; n++) {
         float *row = logits + (long)n * V;
-        if (!valid[n] || dlogprobs[n] == 0.0f) {
+        if ((valid && !valid[n]) || dlogprobs[n] == 0.0f) {
             memset(row, 0, sizeof(float) * (size_t)V);
             continue;
         }

@@ -59,7 +59,8 @@ void gelu_backward(float *dinout, const float *inp, long count);
 
 /* Next-token log-probabilities over the LM head's logits.
  * logits[N,V] is overwritten with exp(logit - max); inv_sum[N] = 1 / sum_j exp(..).
- * logprobs[N] = log softmax(logits)[targets[n]] where valid[n], else 0.
+ * logprobs[N] = log softmax(logits)[targets[n]] where valid[n] (valid NULL: every row),
+ * else 0.
  * (Temperature is applied by the caller when producing logits.) */
 void logsoftmax_gather_forward(float *logprobs, float *logits, float *inv_sum,
                                const int32_t *targets, const uint8_t *valid, int N, int V);

@@ -90,3 +90,23 @@ double pf_seq_weighted_logp(const pf_seq *s, const float *logprobs, double *coun
     *count = c;
     return sum;
 }
+
+int pf_examples_pack(pf_example *const *ex, int n, int n_seq, int32_t *tokens, int32_t *lengths,
+                     uint8_t *need)
+{
+    int T = 2;
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < n_seq; s++)
+            T = ex[i]->seq[s].len > T ? ex[i]->seq[s].len : T;
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < n_seq; s++) {
+            const pf_seq *q = &ex[i]->seq[s];
+            size_t row = (size_t)(i * n_seq + s) * T;
+            memcpy(tokens + row, q->ids, sizeof(int32_t) * (size_t)q->len);
+            memset(tokens + row + q->len, 0, sizeof(int32_t) * (size_t)(T - q->len));
+            for (int t = 0; t < T; t++)
+                need[row + t] = t + 1 < q->len && q->weight[t + 1] != 0.0f;
+            lengths[i * n_seq + s] = q->len;
+        }
+    return T;
+}

@@ -20,31 +20,30 @@ static int longest(const pf_dataset *ds)
     return T;
 }
 
+/* Buffers of one scoring call, sized once for the largest chunk. */
+typedef struct {
+    pf_example **ptrs;
+    int32_t *tokens, *lengths;
+    uint8_t *need;
+    float *lp;
+} score_buffers;
+
 /* Forward of examples [first, first + n) into out. */
 static int score_chunk(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int first, int n,
-                       int32_t *tokens, int32_t *lengths, float *lp, double *out)
+                       score_buffers *b, double *out)
 {
     const int n_seq = ds->n_seq;
-    int T = 2;
     for (int i = 0; i < n; i++)
-        for (int s = 0; s < n_seq; s++)
-            T = ds->ex[first + i].seq[s].len > T ? ds->ex[first + i].seq[s].len : T;
-    for (int i = 0; i < n; i++)
-        for (int s = 0; s < n_seq; s++) {
-            const pf_seq *q = &ds->ex[first + i].seq[s];
-            int32_t *row = tokens + (size_t)(i * n_seq + s) * T;
-            memcpy(row, q->ids, sizeof(int32_t) * (size_t)q->len);
-            memset(row + q->len, 0, sizeof(int32_t) * (size_t)(T - q->len));
-            lengths[i * n_seq + s] = q->len;
-        }
-    pf_batch b = {.tokens = tokens, .lengths = lengths, .B = n * n_seq, .T = T};
-    pf_forward_out fo = {.logprobs = lp, .temperature = 1.0f};
-    int rc = pf_model_forward(m, ws, &b, &fo);
+        b->ptrs[i] = &ds->ex[first + i];
+    int T = pf_examples_pack(b->ptrs, n, n_seq, b->tokens, b->lengths, b->need);
+    pf_batch batch = {.tokens = b->tokens, .lengths = b->lengths, .B = n * n_seq, .T = T};
+    pf_forward_out fo = {.logprobs = b->lp, .temperature = 1.0f, .need = b->need};
+    int rc = pf_model_forward(m, ws, &batch, &fo);
     for (int i = 0; i < n && !rc; i++)
         for (int s = 0; s < n_seq; s++) {
             double count, sum;
-            sum = pf_seq_weighted_logp(&ds->ex[first + i].seq[s], lp + (size_t)(i * n_seq + s) * T,
-                                       &count);
+            sum = pf_seq_weighted_logp(&ds->ex[first + i].seq[s],
+                                       b->lp + (size_t)(i * n_seq + s) * T, &count);
             double *o = out + ((size_t)(first + i) * n_seq + s) * PF_SCORE_FIELDS;
             o[PF_SCORE_SUM] = sum;
             o[PF_SCORE_MEAN] = count > 0 ? sum / count : 0.0;
@@ -59,21 +58,25 @@ int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int ch
     const size_t fields = (size_t)ds->n * n_seq * PF_SCORE_FIELDS;
     const size_t cells = (size_t)chunk * n_seq * T;
     pf_workspace *own = NULL;
-    int32_t *tokens = malloc(sizeof(int32_t) * cells),
-            *lengths = malloc(sizeof(int32_t) * chunk * 2);
-    float *lp = malloc(sizeof(float) * cells);
-    int rc = tokens && lengths && lp ? PF_OK : pf_fail(PF_ERR_RUNTIME, "scoring: out of memory");
+    score_buffers b = {.ptrs = malloc(sizeof(pf_example *) * (size_t)chunk),
+                       .tokens = malloc(sizeof(int32_t) * cells),
+                       .lengths = malloc(sizeof(int32_t) * (size_t)chunk * 2),
+                       .need = malloc(cells),
+                       .lp = malloc(sizeof(float) * cells)};
+    int rc = b.ptrs && b.tokens && b.lengths && b.need && b.lp
+                 ? PF_OK
+                 : pf_fail(PF_ERR_RUNTIME, "scoring: out of memory");
     if (!rc && !ws && ds->n > 0)
         rc = pf_workspace_create(m, chunk * n_seq, T, 0, &own);
     memset(out, 0, sizeof(double) * fields);
     for (int c = pf_dist_rank(); c < chunks && !rc; c += pf_dist_size()) {
         int first = c * chunk, n = ds->n - first < chunk ? ds->n - first : chunk;
-        rc = score_chunk(m, ws ? ws : own, ds, first, n, tokens, lengths, lp, out);
+        rc = score_chunk(m, ws ? ws : own, ds, first, n, &b, out);
     }
     rc = pf_dist_agree(rc);
     if (!rc)
         rc = pf_dist_gather_slots(out, fields);
     pf_workspace_free(own);
-    free(tokens), free(lengths), free(lp);
+    free(b.ptrs), free(b.tokens), free(b.lengths), free(b.need), free(b.lp);
     return rc;
 }

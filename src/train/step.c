@@ -44,7 +44,7 @@ static int64_t select_batch(pf_trainer *tr)
 /* Reference sums of a micro-batch's sequences, from a reference forward. */
 static int reference_micro_batch(pf_trainer *tr, pf_example *const *ex, int n, const pf_batch *b)
 {
-    pf_forward_out out = {.logprobs = tr->logprobs, .temperature = 1.0f};
+    pf_forward_out out = {.logprobs = tr->logprobs, .temperature = 1.0f, .need = tr->need};
     int rc = pf_model_forward(tr->reference, tr->ws, b, &out);
     for (int i = 0; i < n && !rc; i++)
         for (int s = 0; s < tr->algo->n_seq; s++) {
@@ -61,10 +61,10 @@ static int run_micro_batch(pf_trainer *tr, int k, float *float_sum)
 {
     const int M = (int)tr->cfg->micro_batch, n_seq = tr->algo->n_seq;
     pf_example *const *ex = tr->step_examples + (size_t)k * M;
-    int T = pf_pack_batch(ex, M, n_seq, tr->tokens, tr->lengths);
+    int T = pf_examples_pack(ex, M, n_seq, tr->tokens, tr->lengths, tr->need);
     pf_batch b = {.tokens = tr->tokens, .lengths = tr->lengths, .B = M * n_seq, .T = T};
     int rc = tr->reference ? reference_micro_batch(tr, ex, M, &b) : PF_OK;
-    pf_forward_out out = {.logprobs = tr->logprobs, .temperature = 1.0f};
+    pf_forward_out out = {.logprobs = tr->logprobs, .temperature = 1.0f, .need = tr->need};
     if (!rc)
         rc = pf_model_forward(tr->policy, tr->ws, &b, &out);
     if (rc)

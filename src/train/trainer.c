@@ -102,12 +102,13 @@ static int allocate_buffers(pf_trainer *tr)
     tr->step_examples = pf_calloc(sizeof(pf_example *) * (size_t)c->global_batch, "batch");
     tr->tokens = pf_calloc(sizeof(int32_t) * cells, "batch tokens");
     tr->lengths = pf_calloc(sizeof(int32_t) * (size_t)rows, "batch lengths");
+    tr->need = pf_calloc(cells, "batch need mask");
     tr->logprobs = pf_calloc(sizeof(float) * cells, "log-probs");
     tr->dlogprobs = pf_calloc(sizeof(float) * cells, "log-prob gradients");
     tr->slots =
         pf_calloc(sizeof(double) * (size_t)tr->micro_per_step * PF_ALGO_MAX_SUMS, "metric slots");
     if (!tr->grad_sum || !tr->step_examples || !tr->tokens || !tr->lengths || !tr->logprobs ||
-        !tr->dlogprobs || !tr->slots)
+        !tr->dlogprobs || !tr->slots || !tr->need)
         return PF_ERR_RUNTIME;
     return PF_OK;
 }
@@ -427,7 +428,8 @@ static int loop(pf_trainer *tr)
 static void teardown(pf_trainer *tr)
 {
     pf_free(tr->grad_sum), pf_free(tr->step_examples), pf_free(tr->tokens);
-    pf_free(tr->lengths), pf_free(tr->logprobs), pf_free(tr->dlogprobs), pf_free(tr->slots);
+    pf_free(tr->lengths), pf_free(tr->need), pf_free(tr->logprobs), pf_free(tr->dlogprobs),
+        pf_free(tr->slots);
     pf_free(tr->ref_params);
     pf_exact_accum_free(tr->acc);
     pf_adamw_free(tr->opt);

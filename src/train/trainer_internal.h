@@ -1,7 +1,7 @@
 /*
  * trainer_internal.h: the trainer's state, shared by the files of src/train that make
  * up the training loop (trainer.c: setup and the loop; step.c: one optimizer step;
- * reference.c: reference log-probs and evaluation; batch.c: micro-batch assembly).
+ * reference.c: reference log-probs and evaluation).
  */
 #ifndef PREFOPT_TRAINER_INTERNAL_H
 #define PREFOPT_TRAINER_INTERNAL_H
@@ -41,6 +41,7 @@ typedef struct {
     /* step buffers, sized once */
     pf_example **step_examples; /* [global_batch] */
     int32_t *tokens, *lengths;
+    uint8_t *need;
     float *logprobs, *dlogprobs;
     double *slots; /* [micro_per_step or eval chunks][n_sums] */
     size_t slots_cap;
@@ -53,9 +54,6 @@ typedef struct {
     const char *metric_names[PF_MAX_METRICS];
     double metric_values[PF_MAX_METRICS];
 } pf_trainer;
-
-/* batch.c: packs n examples' sequences into tokens/lengths [n*n_seq, T]; returns T. */
-int pf_pack_batch(pf_example *const *ex, int n, int n_seq, int32_t *tokens, int32_t *lengths);
 
 /* reference.c */
 int pf_reference_logps(pf_trainer *tr, pf_dataset *ds);

@@ -220,7 +220,7 @@ static void run_model(pf_model *m, pf_workspace *ws, exchange_in *in, float *log
                       float *values, int backward)
 {
     pf_batch batch = {in->tokens, in->lengths, in->B, in->T};
-    pf_forward_out out = {logprobs, values, (float)in->temperature};
+    pf_forward_out out = {logprobs, values, (float)in->temperature, NULL};
     check_pf(pf_model_forward(m, ws, &batch, &out), "pf_model_forward");
     if (backward) {
         const float *dv = values ? dvalues_or_zeros(in) : NULL;
@@ -249,7 +249,7 @@ static void values_only_pass(pf_model *m, exchange_in *in, hid_t f)
     pf_workspace *ws = NULL;
     check_pf(pf_workspace_create(m, in->ws_batch, in->ws_seq, 1, &ws), "pf_workspace_create");
     pf_batch batch = {in->tokens, in->lengths, in->B, in->T};
-    pf_forward_out out = {NULL, val, (float)in->temperature};
+    pf_forward_out out = {NULL, val, (float)in->temperature, NULL};
     pf_model_zero_grads(m);
     check_pf(pf_model_forward(m, ws, &batch, &out), "pf_model_forward (values only)");
     check_pf(pf_model_backward(m, ws, NULL, dvalues_or_zeros(in)),

@@ -255,6 +255,44 @@ static void test_inference_workspace(void)
     ctx_free(&c);
 }
 
+/* A need mask: unneeded positions give 0; needed ones, and the gradients, match the
+ * full LM head to float rounding (the compacted products have other BLAS shapes). */
+static void test_need_mask(void)
+{
+    model_ctx c;
+    int32_t tokens[B * T];
+    ctx_init(&c, tokens);
+    const size_t n = pf_model_num_params(c.m);
+    uint8_t need[B * T];
+    float full[B * T], part[B * T], dlp[B * T];
+    float *g_full = malloc(sizeof(float) * n);
+    for (int i = 0; i < B * T; i++) {
+        need[i] = i % 3 != 1;
+        dlp[i] = need[i] ? c.dlp[i] : 0.0f;
+    }
+    pf_forward_out out = {.logprobs = full, .temperature = 0.8f};
+    CU_ASSERT_FATAL(pf_model_forward(c.m, c.ws, &c.batch, &out) == PF_OK);
+    pf_model_zero_grads(c.m);
+    pf_model_backward(c.m, c.ws, dlp, NULL);
+    memcpy(g_full, pf_model_grads(c.m), sizeof(float) * n);
+    out.logprobs = part;
+    out.need = need;
+    CU_ASSERT_FATAL(pf_model_forward(c.m, c.ws, &c.batch, &out) == PF_OK);
+    for (int i = 0; i < B * T; i++)
+        CU_ASSERT(need[i] ? fabsf(part[i] - full[i]) < 1e-5f : part[i] == 0.0f);
+    pf_model_zero_grads(c.m);
+    pf_model_backward(c.m, c.ws, dlp, NULL);
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pf_model_grads(c.m)[i] - g_full[i];
+        diff += d * d;
+        norm += (double)g_full[i] * g_full[i];
+    }
+    CU_ASSERT(norm > 0.0 && sqrt(diff / norm) < 1e-5);
+    free(g_full);
+    ctx_free(&c);
+}
+
 static void test_forward_errors(void)
 {
     model_ctx c;
@@ -285,6 +323,7 @@ int main(void)
         {"same inputs give the same bits", test_determinism},
         {"padding contract", test_padding_contract},
         {"inference workspace matches", test_inference_workspace},
+        {"need mask skips unneeded LM-head rows", test_need_mask},
         {"forward errors", test_forward_errors},
         {NULL, NULL},
     };
