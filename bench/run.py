@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     args = ap.parse_args()
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
-    bench = os.path.join(args.build, "bench_step")
+    bench = os.path.join(args.build, "bench", "bench_step")
     peak = run_json([bench, "--peak"], env)["sgemm_peak_gflop_per_s"] * args.threads
     rows = []
     for shape in args.shapes.split(","):

@@ -11,28 +11,14 @@ set -u
 BIN=${PREFOPT_BIN:?PREFOPT_BIN must point at the prefopt-mpi binary}
 PY=${PREFOPT_PYTHON:-/usr/bin/python3}
 SRC=${PREFOPT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+HERE=$(cd "$(dirname "$0")" && pwd)
 FIX="$SRC/tests/data/tokenizer"
 W=$(mktemp -d "${TMPDIR:-/tmp}/tokenizer_cli.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ -s "$W/err" ] && sed 's/^/      stderr: /' "$W/err" | head -5
-}
-# run CMD...: stdout to $W/out, stderr to $W/err, status in $rc.
-run() { "$@" >"$W/out" 2>"$W/err"; rc=$?; }
-# expect_exit WANT NAME CMD...
-expect_exit() {
-    local want=$1 name=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -eq "$want" ]; then pass "$name"; else fail "$name (exit $rc, want $want)"; fi
-}
+. "$HERE/lib.sh" # pass, fail, run, expect_exit, finish
+
 # expect_err TEXT NAME: the last stderr contains TEXT.
 expect_err() {
     if grep -qF -- "$1" "$W/err"; then pass "$2"; else fail "$2 (stderr lacks '$1')"; fi
@@ -128,9 +114,11 @@ fi
 expect_exit 3 "tokenize: invalid UTF-8 text" \
     "$BIN" tokenize --vocab "$FIX/vocab.json" --merges "$FIX/merges.txt" --text $'ab\xff'
 expect_err "--text: error: utf8: invalid UTF-8 at byte offset 2" "it names the byte offset"
-expect_exit 2 "tokenize --format is not available yet" \
+expect_exit 2 "tokenize --format with a missing file: exit 2" \
     "$BIN" tokenize --vocab "$FIX/vocab.json" --merges "$FIX/merges.txt" --format sft x.jsonl
-expect_err "--format: unknown option" "it says so"
+expect_err "x.jsonl" "it names the file"
+expect_exit 2 "tokenize --format needs FILE" \
+    "$BIN" tokenize --vocab "$FIX/vocab.json" --merges "$FIX/merges.txt" --format sft
 expect_exit 2 "tokenize needs --text" "$BIN" tokenize --vocab "$FIX/vocab.json" --merges "$FIX/merges.txt"
 expect_exit 2 "tokenize needs one source" \
     "$BIN" tokenize --tokenizer "$FIX/tokenizer.json" --vocab "$FIX/vocab.json" --text x
@@ -149,5 +137,4 @@ expect_exit 3 "train-tokenizer: a line that is not JSON" \
     "$BIN" train-tokenizer --vocab-size 300 --out t bad.jsonl
 expect_err "bad.jsonl:2: error: json:" "it names the file and line"
 
-echo "tokenizer_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish tokenizer_cli
