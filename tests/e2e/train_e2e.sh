@@ -45,6 +45,12 @@ for n in 2 4; do
     else fail "params bit-identical on $n ranks (exit $rc, $got vs $ref)"; fi
 done
 grep -q '^step 6/6 ' "$W/out" && pass "progress line reaches step 6/6" || fail "progress line"
+# 8 ranks need 8 micro-batches per step: global_batch 16 (1 rank vs 8 oversubscribed ranks)
+train 1 "$W/g1" --set train.global_batch=16 --set train.steps=2
+a=$(sha "$W/g1")
+train 8 "$W/g8" --set train.global_batch=16 --set train.steps=2
+[ $rc -eq 0 ] && [ -n "$a" ] && [ "$(sha "$W/g8")" = "$a" ] && pass "params bit-identical on 1 and 8 ranks" \
+    || fail "8 ranks (exit $rc)"
 "$PY" - "$W/n4/metrics.h5" <<'PYEOF' && pass "metrics.h5 has loss, rewards/* and eval/* rows" || fail "metrics.h5 contents"
 import sys, h5py, math
 with h5py.File(sys.argv[1], "r") as f:
