@@ -14,6 +14,7 @@
 #include <regex.h>
 #include <stddef.h>
 
+#include "data/json.h" /* pj_buf: growable buffers; pj_write_string */
 #include "prefopt/graders.h"
 
 /* ---------------------------------------------------------------- templates */
@@ -58,15 +59,6 @@ typedef struct {
     const cJSON *j;
 } gval;
 
-/* A growable byte buffer, always NUL-terminated once used. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} gbuf;
-
-int gb_put(gbuf *b, const char *s, size_t n);
-void gb_free(gbuf *b);
-
 /* Parses text as a template into t; errors name where (the key). item_only = 1 allows
  * only one whole {{item.PATH}} variable (typed keys). */
 int gt_parse(gt_tpl *t, const char *text, const char *where, int item_only);
@@ -80,11 +72,11 @@ void gt_free_steps(gt_step *steps, int n);
 const cJSON *gt_lookup(const cJSON *item, const gt_step *steps, int n_steps);
 
 /* The value of a whole template (or the text of any other). scratch holds spliced text. */
-int gt_value(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, gbuf *scratch,
+int gt_value(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, pj_buf *scratch,
              gval *out);
 
 /* The text of a template: every variable rendered as text, missing ones as "". */
-int gt_text(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, gbuf *scratch,
+int gt_text(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, pj_buf *scratch,
             const char **text, size_t *len);
 
 /* ---------------------------------------------------------------- typed keys */
@@ -198,6 +190,6 @@ int gj_schema_ok(const cJSON *v, const cJSON *schema);
  * msg and returns -1. */
 int gj_schema_check(const cJSON *schema, char *msg, size_t cap);
 /* Appends the canonical JSON text of v to b (compact, members in order). */
-int gj_print(const cJSON *v, gbuf *b);
+int gj_print(const cJSON *v, pj_buf *b);
 
 #endif

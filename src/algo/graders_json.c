@@ -265,11 +265,11 @@ static int gj_equal(const cJSON *a, const cJSON *b)
 
 /* Appends a number: integral values below 1e15 as integers, others in the shortest
  * %g form that reads back to the same double; non-finite values as null. */
-static int print_number(double x, gbuf *b)
+static int print_number(double x, pj_buf *b)
 {
     char tmp[40];
     if (!isfinite(x))
-        return gb_put(b, "null", 4);
+        return pj_buf_put(b, "null", 4);
     if (x == floor(x) && fabs(x) < 1e15)
         snprintf(tmp, sizeof tmp, "%.0f", x);
     else
@@ -278,54 +278,32 @@ static int print_number(double x, gbuf *b)
             if (strtod(tmp, NULL) == x)
                 break;
         }
-    return gb_put(b, tmp, strlen(tmp));
-}
-
-/* Appends s as a JSON string, escaped minimally. */
-static int print_string(const char *s, gbuf *b)
-{
-    int rc = gb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
-        const char *e = *p == '"'    ? "\\\""
-                        : *p == '\\' ? "\\\\"
-                        : *p == '\b' ? "\\b"
-                        : *p == '\f' ? "\\f"
-                        : *p == '\n' ? "\\n"
-                        : *p == '\r' ? "\\r"
-                        : *p == '\t' ? "\\t"
-                                     : NULL;
-        char u[8];
-        if (!e && *p < 0x20) {
-            snprintf(u, sizeof u, "\\u%04x", *p);
-            e = u;
-        }
-        rc = e ? gb_put(b, e, strlen(e)) : gb_put(b, (const char *)p, 1);
-    }
-    return rc ? rc : gb_put(b, "\"", 1);
+    return pj_buf_put(b, tmp, strlen(tmp));
 }
 
 /* Appends the canonical JSON text of v to b: no white space, members in order. */
-int gj_print(const cJSON *v, gbuf *b)
+int gj_print(const cJSON *v, pj_buf *b)
 {
     if (cJSON_IsNumber(v))
         return print_number(v->valuedouble, b);
     if (cJSON_IsString(v))
-        return print_string(v->valuestring, b);
+        return pj_write_string(b, v->valuestring, strlen(v->valuestring));
     if (cJSON_IsTrue(v) || cJSON_IsFalse(v))
-        return cJSON_IsTrue(v) ? gb_put(b, "true", 4) : gb_put(b, "false", 5);
+        return cJSON_IsTrue(v) ? pj_buf_put(b, "true", 4) : pj_buf_put(b, "false", 5);
     if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
-        return gb_put(b, "null", 4);
+        return pj_buf_put(b, "null", 4);
     int obj = cJSON_IsObject(v);
-    int rc = gb_put(b, obj ? "{" : "[", 1);
+    int rc = pj_buf_put(b, obj ? "{" : "[", 1);
     for (const cJSON *x = v->child; x && !rc; x = x->next) {
         if (x != v->child)
-            rc = gb_put(b, ",", 1);
+            rc = pj_buf_put(b, ",", 1);
+        const char *key = x->string ? x->string : "";
         if (obj && !rc)
-            rc = print_string(x->string ? x->string : "", b) || gb_put(b, ":", 1);
+            rc = pj_write_string(b, key, strlen(key)) || pj_buf_put(b, ":", 1);
         if (!rc)
             rc = gj_print(x, b);
     }
-    return rc ? rc : gb_put(b, obj ? "}" : "]", 1);
+    return rc ? rc : pj_buf_put(b, obj ? "}" : "]", 1);
 }
 
 /* ---------------------------------------------------------------- schema validation */

@@ -169,7 +169,7 @@ typedef struct {
 
 /* Appends the name and arguments of the tool-call block body[0..n) to b; a body that is
  * not {"name": string, ...} gives "" and "". */
-static int put_call(gbuf *b, const char *body, size_t n, int closed, call_offs *o)
+static int put_call(pj_buf *b, const char *body, size_t n, int closed, call_offs *o)
 {
     gx_trim(&body, &n);
     cJSON *j = closed && gj_valid(body, n) ? cJSON_ParseWithLength(body, n) : NULL;
@@ -178,21 +178,21 @@ static int put_call(gbuf *b, const char *body, size_t n, int closed, call_offs *
     int ok = cJSON_IsObject(j) && cJSON_IsString(name);
     int rc = 0;
     o->name = b->len;
-    rc |= ok ? gb_put(b, name->valuestring, strlen(name->valuestring)) : 0;
-    rc |= gb_put(b, "", 1);
+    rc |= ok ? pj_buf_put(b, name->valuestring, strlen(name->valuestring)) : 0;
+    rc |= pj_buf_put(b, "", 1);
     o->args = b->len;
     if (ok && cJSON_IsString(args))
-        rc |= gb_put(b, args->valuestring, strlen(args->valuestring));
+        rc |= pj_buf_put(b, args->valuestring, strlen(args->valuestring));
     else if (ok && args)
         rc |= gj_print(args, b);
-    rc |= gb_put(b, "", 1);
+    rc |= pj_buf_put(b, "", 1);
     cJSON_Delete(j);
     return rc;
 }
 
 /* Splits the tool-call blocks of s[0..n) (starting at the first "<tool_call>") into b,
  * recording offsets in *offs (grown as needed); returns the count or -1. */
-static long split_calls(const char *s, size_t n, gbuf *b, call_offs **offs, size_t *cap)
+static long split_calls(const char *s, size_t n, pj_buf *b, call_offs **offs, size_t *cap)
 {
     static const char OPEN[] = "<tool_call>", CLOSE[] = "</tool_call>";
     const char *end = s + n, *p;
@@ -226,10 +226,10 @@ int pf_grade_completion_split(pf_grade_completion *c, const char *text, size_t l
     size_t content = tc ? (size_t)(tc - text) : n;
     if (tc && content > 0 && text[content - 1] == '\n')
         content--;
-    gbuf b = {c->text, 0, c->text_cap};
+    pj_buf b = {c->text, 0, c->text_cap};
     call_offs *offs = NULL;
     size_t cap = 0;
-    int rc = gb_put(&b, text, content) || gb_put(&b, "", 1);
+    int rc = pj_buf_put(&b, text, content) || pj_buf_put(&b, "", 1);
     long k = rc ? -1 : tc ? split_calls(tc, n - (size_t)(tc - text), &b, &offs, &cap) : 0;
     c->text = b.p;
     c->text_cap = b.cap;

@@ -23,34 +23,6 @@
 static const char VARS_HELP[] = "sample.output_text, sample.tool_calls[N].function.name, "
                                 "sample.tool_calls[N].function.arguments or item.FIELD";
 
-/* Appends s[0..n) to b and keeps it NUL-terminated; returns 0 or -1 (no memory). */
-int gb_put(gbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-/* Releases b's memory. */
-void gb_free(gbuf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 /* Whether c is ASCII white space. */
 static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -346,21 +318,22 @@ static void part_value(const gt_part *p, const pf_grade_sample *s, const cJSON *
 }
 
 /* Appends the text form of a resolved value to b. */
-static int value_text(const gval *v, gbuf *b)
+static int value_text(const gval *v, pj_buf *b)
 {
     if (v->kind == GV_TEXT)
-        return gb_put(b, v->s, v->n);
+        return pj_buf_put(b, v->s, v->n);
     if (v->kind == GV_MISSING)
-        return gb_put(b, "", 0);
+        return pj_buf_put(b, "", 0);
     if (cJSON_IsString(v->j))
-        return gb_put(b, v->j->valuestring, strlen(v->j->valuestring));
+        return pj_buf_put(b, v->j->valuestring, strlen(v->j->valuestring));
     if (cJSON_IsTrue(v->j) || cJSON_IsFalse(v->j))
-        return cJSON_IsTrue(v->j) ? gb_put(b, "true", 4) : gb_put(b, "false", 5);
+        return cJSON_IsTrue(v->j) ? pj_buf_put(b, "true", 4) : pj_buf_put(b, "false", 5);
     return gj_print(v->j, b);
 }
 
 /* Value of a whole template, else the text of the template. */
-int gt_value(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, gbuf *scratch, gval *out)
+int gt_value(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, pj_buf *scratch,
+             gval *out)
 {
     if (t->whole) {
         part_value(whole_part(t), s, item, out);
@@ -373,7 +346,7 @@ int gt_value(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, gbuf 
 
 /* The text of t: direct pointers for one part that is text already, else spliced into
  * scratch. The result is NUL-terminated. */
-int gt_text(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, gbuf *scratch,
+int gt_text(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, pj_buf *scratch,
             const char **text, size_t *len)
 {
     gval v;
@@ -386,7 +359,7 @@ int gt_text(const gt_tpl *t, const pf_grade_sample *s, const cJSON *item, gbuf *
         }
     }
     scratch->len = 0;
-    int rc = gb_put(scratch, "", 0);
+    int rc = pj_buf_put(scratch, "", 0);
     for (int i = 0; i < t->n && !rc; i++) {
         if (t->whole && t->parts[i].kind == GT_LITERAL)
             continue;

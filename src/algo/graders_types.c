@@ -82,7 +82,7 @@ static int typed_value(const pf_grader *g, const gctx *c, const char *key, const
 }
 
 /* The text of the input template (scratch holds spliced text). */
-static int input_text(const pf_grader *g, const gctx *c, gbuf *scratch, const char **s, size_t *n)
+static int input_text(const pf_grader *g, const gctx *c, pj_buf *scratch, const char **s, size_t *n)
 {
     return gt_text(&g->input, c->sample, c->item, scratch, s, n);
 }
@@ -103,7 +103,7 @@ static int parse_string_check(pf_grader *g, const cJSON *spec)
 /* eq / ne: byte equality; like / ilike: input contains reference. */
 static int score_string_check(const pf_grader *g, const gctx *c, double *score, int *app)
 {
-    gbuf b1 = {0}, b2 = {0};
+    pj_buf b1 = {0}, b2 = {0};
     const char *in = NULL, *ref = NULL;
     size_t n = 0, m = 0;
     int rc = input_text(g, c, &b1, &in, &n);
@@ -117,8 +117,8 @@ static int score_string_check(const pf_grader *g, const gctx *c, double *score, 
         *score = ok ? 1.0 : 0.0;
         *app = 1;
     }
-    gb_free(&b1);
-    gb_free(&b2);
+    pj_buf_free(&b1);
+    pj_buf_free(&b2);
     return rc;
 }
 
@@ -133,7 +133,7 @@ static int parse_json_valid(pf_grader *g, const cJSON *spec)
 /* 1 when the trimmed input is exactly one JSON value. */
 static int score_json_valid(const pf_grader *g, const gctx *c, double *score, int *app)
 {
-    gbuf b = {0};
+    pj_buf b = {0};
     const char *in;
     size_t n;
     int rc = input_text(g, c, &b, &in, &n);
@@ -142,7 +142,7 @@ static int score_json_valid(const pf_grader *g, const gctx *c, double *score, in
         *score = gj_valid(in, n) ? 1.0 : 0.0;
         *app = 1;
     }
-    gb_free(&b);
+    pj_buf_free(&b);
     return rc;
 }
 
@@ -174,7 +174,7 @@ static int score_json_schema(const pf_grader *g, const gctx *c, double *score, i
         return rc;
     if (!g->schema.literal && gj_schema_check(schema, msg, sizeof msg))
         return gr_fail(g, PF_ERR_DATA, "schema", "{{%s}}: %s", gk_name(&g->schema), msg);
-    gbuf b = {0};
+    pj_buf b = {0};
     const char *in;
     size_t n;
     rc = input_text(g, c, &b, &in, &n);
@@ -185,7 +185,7 @@ static int score_json_schema(const pf_grader *g, const gctx *c, double *score, i
         *app = 1;
         cJSON_Delete(v);
     }
-    gb_free(&b);
+    pj_buf_free(&b);
     return rc;
 }
 
@@ -226,7 +226,7 @@ static int score_regex(const pf_grader *g, const gctx *c, double *score, int *ap
     int rc = typed_value(g, c, "expect_match", &g->expect_match, is_bool, "a boolean", &want);
     if (rc != PF_OK || (g->expect_match.present && !want))
         return rc;
-    gbuf b = {0};
+    pj_buf b = {0};
     const char *in;
     size_t n;
     rc = input_text(g, c, &b, &in, &n);
@@ -238,7 +238,7 @@ static int score_regex(const pf_grader *g, const gctx *c, double *score, int *ap
         *score = (m == 0) == expect ? 1.0 : 0.0;
         *app = 1;
     }
-    gb_free(&b);
+    pj_buf_free(&b);
     return rc;
 }
 
@@ -292,7 +292,7 @@ static int score_length(const pf_grader *g, const gctx *c, double *score, int *a
         rc = typed_value(g, c, "max", &g->max, is_count, "a number >= 0", &hi);
     if (rc != PF_OK || (g->min.present && !lo) || (g->max.present && !hi))
         return rc;
-    gbuf b = {0};
+    pj_buf b = {0};
     const char *in;
     size_t n, len = 0;
     rc = input_text(g, c, &b, &in, &n);
@@ -303,7 +303,7 @@ static int score_length(const pf_grader *g, const gctx *c, double *score, int *a
         *score = (!lo || x >= lo->valuedouble) && (!hi || x <= hi->valuedouble) ? 1.0 : 0.0;
         *app = 1;
     }
-    gb_free(&b);
+    pj_buf_free(&b);
     return rc;
 }
 
@@ -343,7 +343,7 @@ static int score_banned(const pf_grader *g, const gctx *c, double *score, int *a
         typed_value(g, c, "phrases", &g->phrases, is_phrases, "a string or a list of strings", &ph);
     if (rc != PF_OK || !ph)
         return rc;
-    gbuf b = {0};
+    pj_buf b = {0};
     const char *in;
     size_t n;
     rc = input_text(g, c, &b, &in, &n);
@@ -354,7 +354,7 @@ static int score_banned(const pf_grader *g, const gctx *c, double *score, int *a
         *score = found ? 0.0 : 1.0;
         *app = 1;
     }
-    gb_free(&b);
+    pj_buf_free(&b);
     return rc;
 }
 

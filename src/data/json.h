@@ -1,5 +1,6 @@
 /*
- * json.h: the data module's strict JSON parser, internal to src/data.
+ * json.h: the data module's strict JSON parser, internal to src/data (the graders in
+ * src/algo also use its growable buffer, pj_buf*, and pj_write_string).
  *
  * One JSON text (one JSONL line) is parsed into a flat array of nodes in pre-order:
  * a container's first child is the node right after it, siblings are chained through
@@ -96,14 +97,18 @@ int pj_tree_equal(const pj_doc *da, uint32_t a, const pj_doc *db, uint32_t b);
 /* A 64-bit hash of subtree i (its tokens, not its whitespace); never 0. */
 uint64_t pj_tree_hash(const pj_doc *d, uint32_t i);
 
-/* A growable byte buffer. */
+/* A growable byte buffer, always NUL-terminated once used; {0} is empty. */
 typedef struct {
     char *p;
     size_t len, cap;
 } pj_buf;
 
-/* Appends n bytes to b; returns 0, or -1 when out of memory. */
+/* Appends n bytes to b (and keeps a NUL after them); returns 0, or -1 when out of
+ * memory. */
 int pj_buf_put(pj_buf *b, const char *s, size_t n);
+
+/* Releases b's memory; b is empty afterwards. */
+void pj_buf_free(pj_buf *b);
 
 /* Appends the canonical JSON text of subtree i to b: no whitespace, members in their
  * original order, numbers as written, strings re-escaped minimally (\" \\ \b \f \n \r

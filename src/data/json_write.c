@@ -214,6 +214,13 @@ int pj_buf_put(pj_buf *b, const char *s, size_t n)
     return 0;
 }
 
+void pj_buf_free(pj_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
 /* The minimal escape of byte c as a JSON string character, or NULL when c is plain. */
 static const char *escape_of(unsigned char c, char tmp[8])
 {

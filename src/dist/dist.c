@@ -84,30 +84,31 @@ int pf_dist_agree(int local_status)
     return pf_fail(status, "%s", message);
 }
 
-int pf_dist_gather_slots(double *table, size_t n_slots)
+/* In-place MPI_SUM of n_total elements of type (elem_size bytes each) at data, in
+ * pieces of at most BUCKET_ELEMS elements (MPI counts are int); call names the
+ * reduction in error messages. */
+static int allreduce_sum(void *data, size_t n_total, MPI_Datatype type, size_t elem_size,
+                         const char *call)
 {
-    for (size_t i = 0; i < n_slots; i++)
-        table[i] += 0.0; /* -0.0 becomes +0.0, as it would in any multi-rank sum */
-    for (size_t off = 0; off < n_slots; off += BUCKET_ELEMS) {
-        size_t n = n_slots - off < BUCKET_ELEMS ? n_slots - off : BUCKET_ELEMS;
-        int rc = mpi_check(
-            MPI_Allreduce(MPI_IN_PLACE, table + off, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-            "MPI_Allreduce(slots)");
+    for (size_t off = 0; off < n_total; off += BUCKET_ELEMS) {
+        size_t n = n_total - off < BUCKET_ELEMS ? n_total - off : BUCKET_ELEMS;
+        int rc = mpi_check(MPI_Allreduce(MPI_IN_PLACE, (char *)data + off * elem_size, (int)n, type,
+                                         MPI_SUM, MPI_COMM_WORLD),
+                           call);
         if (rc)
             return rc;
     }
     return PF_OK;
 }
 
+int pf_dist_gather_slots(double *table, size_t n_slots)
+{
+    for (size_t i = 0; i < n_slots; i++)
+        table[i] += 0.0; /* -0.0 becomes +0.0, as it would in any multi-rank sum */
+    return allreduce_sum(table, n_slots, MPI_DOUBLE, sizeof *table, "MPI_Allreduce(slots)");
+}
+
 int pf_dist_allreduce_float(float *data, size_t n_total)
 {
-    for (size_t off = 0; off < n_total; off += BUCKET_ELEMS) {
-        size_t n = n_total - off < BUCKET_ELEMS ? n_total - off : BUCKET_ELEMS;
-        int rc = mpi_check(
-            MPI_Allreduce(MPI_IN_PLACE, data + off, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-            "MPI_Allreduce(float)");
-        if (rc)
-            return rc;
-    }
-    return PF_OK;
+    return allreduce_sum(data, n_total, MPI_FLOAT, sizeof *data, "MPI_Allreduce(float)");
 }

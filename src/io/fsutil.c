@@ -24,13 +24,17 @@ int pf_tmp_path(const char *path, char *buf, size_t size)
     return PF_OK;
 }
 
-/* fsyncs the file at path (opened read-only: enough for fsync on POSIX systems). */
-static int fsync_file(const char *path)
+/* fsyncs the file (is_dir 0) or folder (is_dir 1) at path, opened read-only (enough for
+ * fsync on POSIX systems); -1 with errno from open or fsync on failure. */
+static int fsync_path(const char *path, int is_dir)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | (is_dir ? O_DIRECTORY : 0));
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
+    /* Some file systems refuse fsync on folders; a rename into one has happened anyway. */
+    if (rc != 0 && is_dir && (errno == EINVAL || errno == ENOTSUP))
+        rc = 0;
     int saved = errno;
     close(fd);
     errno = saved;
@@ -48,20 +52,12 @@ static int fsync_parent(const char *path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    /* Some file systems refuse fsync on folders; the rename itself has happened. */
-    return (rc != 0 && (errno == EINVAL || errno == ENOTSUP)) ? 0 : rc;
+    return fsync_path(dir, 1);
 }
 
 int pf_commit_tmp(const char *tmp, const char *path)
 {
-    if (fsync_file(tmp) != 0) {
+    if (fsync_path(tmp, 0) != 0) {
         int saved = errno;
         unlink(tmp);
         return pf_fail(PF_ERR_RUNTIME, "%s: cannot sync %s: %s", path, tmp, strerror(saved));

@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* exp(x) for x in [-87, 88]; inputs outside are clamped (exp(-87) ~ 1.6e-38 stands in
- * for 0, which keeps every result a normal float). */
+ * for 0, which keeps every result a normal float). A NaN input gives NaN. */
 static inline float pf_fast_expf(float x)
 {
     const float log2e = 1.44269504088896341f;
@@ -25,9 +25,9 @@ static inline float pf_fast_expf(float x)
     x = x > 88.0f ? 88.0f : x;
     float t = x * log2e + round_magic;
     float n = t - round_magic;
-    int32_t ti;
+    uint32_t ti; /* unsigned: a NaN input gives garbage bits here, never undefined behaviour */
     memcpy(&ti, &t, sizeof ti);
-    int32_t ni = ti - 0x4B400000; /* the integer n, from the low mantissa bits */
+    uint32_t ni = ti - 0x4B400000u; /* the integer n (two's complement), low mantissa bits */
     float r = x - n * ln2_hi;
     r = r - n * ln2_lo;
     /* Taylor/minimax polynomial for exp(r), |r| <= ln2/2 (Cephes coefficients). */
@@ -38,7 +38,7 @@ static inline float pf_fast_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = (ni + 127) << 23;
+    uint32_t bits = (ni + 127u) << 23; /* 2^n; NaN inputs stay NaN through p */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

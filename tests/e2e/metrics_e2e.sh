@@ -15,22 +15,12 @@ WRITER=${2:?usage: metrics_e2e.sh h5py|cli|plot WRITER}
 BIN=${PREFOPT_BIN:?PREFOPT_BIN must point at the prefopt-mpi binary}
 PY=${PREFOPT_PYTHON:-/usr/bin/python3}
 SRC=${PREFOPT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+HERE=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d "${TMPDIR:-/tmp}/metrics_e2e.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
 
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ -s "$W/err" ] && sed 's/^/      stderr: /' "$W/err" | head -8
-}
-
-# run CMD...: runs a command with stdout in $W/out, stderr in $W/err; sets $rc.
-run() { "$@" >"$W/out" 2>"$W/err"; rc=$?; }
+. "$HERE/lib.sh" # pass, fail, run, expect_exit, finish
 
 # expect_out NAME WANT_FILE CMD...: the command exits 0 and prints exactly WANT_FILE.
 expect_out() {
@@ -196,5 +186,4 @@ plot) mode_plot ;;
     exit 2
     ;;
 esac
-echo "metrics_$MODE: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "metrics_$MODE"

@@ -10,20 +10,15 @@ set -u
 
 BIN=${PREFOPT_BIN:?PREFOPT_BIN must point at the prefopt-mpi binary}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") # the checks run in a temporary folder
+HERE=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d "${TMPDIR:-/tmp}/validate_cli.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok    $1"; }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL  $1"
-    [ -s "$W/err" ] && sed 's/^/      stderr: /' "$W/err" | head -5
-}
+. "$HERE/lib.sh" # pass, fail, finish (run is redefined below)
 
-# run CMD...: runs a command with stdout in $W/out, stderr in $W/err; sets $rc.
+# run CMD...: lib.sh's run with stdin from /dev/null (validate reads standard input when
+# given no file, so a check must never wait on the terminal).
 run() { "$@" >"$W/out" 2>"$W/err" </dev/null; rc=$?; }
 
 # check NAME WANT_RC [STDERR_REGEX [STDOUT_REGEX]]: judges the last run.
@@ -135,5 +130,4 @@ if [ "$rc" -eq 0 ] && [ "$(grep -c ': warning: ' "$W/err")" -eq 2 ] && grep -q '
     pass "--max-warnings 2: two printed, all counted"
 else fail "--max-warnings 2: two printed, all counted"; fi
 
-echo "validate_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish validate_cli

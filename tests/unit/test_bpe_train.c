@@ -12,6 +12,7 @@
 #include "cunit_run.h"
 #include "prefopt/error.h"
 #include "prefopt/tokenizer.h"
+#include "testutil.h"
 
 static const char *CORPUS[] = {
     "The quick brown fox jumps over the lazy dog. The dog sleeps.",
@@ -167,18 +168,11 @@ static void test_jsonl(void)
     pf_bpe_trainer_free(tr);
 }
 
-/* Reads a whole file into a malloc'ed string. */
+/* Reads a whole file into a malloc'ed string (fatal when unreadable). */
 static char *slurp(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    CU_ASSERT_FATAL(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
+    char *buf = tu_slurp(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     return buf;
 }
 

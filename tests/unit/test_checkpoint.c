@@ -21,6 +21,7 @@
 #include "prefopt/checkpoint.h"
 #include "prefopt/error.h"
 #include "prefopt/sha256.h"
+#include "testutil.h"
 
 static const pf_model_config TINY = {PF_ARCH_GPT2, 2, 2, 16, 50, 16, 1};
 
@@ -81,21 +82,6 @@ static void write_tiny(const char *path, uint64_t seed, int64_t step)
     pf_checkpoint_meta meta = {step, "dpo", NULL, 2};
     CU_ASSERT_EQUAL(pf_checkpoint_write(path, m, NULL, &meta), PF_OK);
     pf_model_free(m);
-}
-
-/* Reads a whole file into a malloc'ed buffer (*len bytes); NULL when unreadable. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = buf ? fread(buf, 1, (size_t)n, fp) : 0;
-    fclose(fp);
-    return buf;
 }
 
 /* Whether a file exists. */
@@ -313,7 +299,7 @@ static void expect_unchanged(const char *path, const char *want, size_t len)
 {
     char tmp[600];
     size_t got_len = 0;
-    char *got = slurp(path, &got_len);
+    char *got = tu_slurp(path, &got_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(got);
     CU_ASSERT_EQUAL(got_len, len);
     CU_ASSERT(got_len == len && memcmp(got, want, len) == 0);
@@ -347,7 +333,7 @@ static void test_atomic_write(void)
     make_tmp_root();
     tmp_path(path, sizeof path, "good.h5");
     write_tiny(path, 1, 7);
-    char *good = slurp(path, &len);
+    char *good = tu_slurp(path, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(good);
     /* 1: PATH.tmp cannot be created (a folder is in the way). */
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -391,7 +377,7 @@ static void test_stale_tmp_replaced(void)
     tmp_path(path, sizeof path, "new.h5");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     write_tiny(old, 1, 1);
-    char *bytes = slurp(old, &len);
+    char *bytes = tu_slurp(old, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(bytes);
     FILE *fp = fopen(tmp, "wb");
     CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
@@ -413,7 +399,7 @@ static void test_stale_tmp_replaced(void)
 static void write_truncated_copy(const char *src, const char *dst, size_t keep)
 {
     size_t len = 0;
-    char *buf = slurp(src, &len);
+    char *buf = tu_slurp(src, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     FILE *fp = fopen(dst, "wb");
     CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
@@ -469,7 +455,7 @@ static void test_run_dir_newest_valid(void)
     CU_ASSERT_EQUAL(memcmp(pf_model_params(m), pf_model_params(want),
                            pf_model_num_params(want) * sizeof(float)),
                     0);
-    char *text = slurp(log, &len);
+    char *text = tu_slurp(log, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     text[len] = '\0';
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "warning"));

@@ -34,17 +34,6 @@ enum { NSEQ = 5, TOTAL = 140, V = 61 };
 static const int32_t PROMPT_LEN[NSEQ] = {1, 40, 64, 65, 100};
 static const double LOGPROB_TOL = 1e-5;
 
-/* Largest |a - b| over n elements. */
-static double max_abs_diff(const float *a, const float *b, long n)
-{
-    double m = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        m = d > m ? d : m;
-    }
-    return m;
-}
-
 /* log_softmax(row)[j] in double. */
 static double log_softmax_at(const float *row, int n, int j)
 {
@@ -101,7 +90,7 @@ static void check_rowstable_matmul(int C, int OC, int accumulate, int with_bias)
     matmul_forward_naive(ref, x, w, bias, M, C, OC);
     for (long i = 0; accumulate && i < (long)M * OC; i++)
         ref[i] += init[i];
-    CU_ASSERT(max_abs_diff(all, ref, (long)M * OC) < 1e-5 * sqrt((double)C));
+    CU_ASSERT(tu_max_abs_diff(all, ref, (long)M * OC) < 1e-5 * sqrt((double)C));
     for (int start = 0; start < M; start++)
         for (int n = 1; start + n <= M; n += 3) {
             memcpy(sub, init + (size_t)start * OC, sizeof(float) * (size_t)n * OC);
@@ -132,7 +121,7 @@ static void test_rowstable_lm_head(void)
             et[d * VOC + v] = e[v * D + d];
     rowstable_lm_head_forward(all, x, e, M, D, VOC);
     matmul_forward_naive(ref, x, et, NULL, M, D, VOC);
-    CU_ASSERT(max_abs_diff(all, ref, (long)M * VOC) < 1e-5);
+    CU_ASSERT(tu_max_abs_diff(all, ref, (long)M * VOC) < 1e-5);
     for (int r = 0; r < M; r++) {
         rowstable_lm_head_forward(one, x + r * D, e, 1, D, VOC);
         CU_ASSERT(memcmp(one, all + r * VOC, sizeof(float) * VOC) == 0);
@@ -159,7 +148,7 @@ static void test_attention_decode(void)
                 memcpy(v + t * hd, qkv + t * 3 * D + 2 * D + h * hd, sizeof(float) * hd);
             }
             attention_decode(out, scores, qkv + (n - 1) * 3 * D + h * hd, k, v, n, hd);
-            double e = max_abs_diff(out, ref + (n - 1) * D + h * hd, hd);
+            double e = tu_max_abs_diff(out, ref + (n - 1) * D + h * hd, hd);
             err = e > err ? e : err;
         }
         CU_ASSERT(err < 1e-5);

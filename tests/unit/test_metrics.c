@@ -19,6 +19,7 @@
 #include "cunit_run.h"
 #include "prefopt/error.h"
 #include "prefopt/metrics.h"
+#include "testutil.h"
 
 static char tmp_root[256];
 static char path[512];
@@ -72,21 +73,6 @@ static double at(const pf_metrics_table *t, int64_t r, const char *name)
 
 /* Bitwise equality of two doubles (distinguishes -0.0, exact for every value). */
 static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
-
-/* Reads the whole file at p into a malloc'ed buffer (*n bytes); NULL when absent. */
-static char *slurp(const char *p, size_t *n)
-{
-    FILE *fp = fopen(p, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long size = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc(size > 0 ? (size_t)size : 1);
-    *n = buf ? fread(buf, 1, (size_t)size, fp) : 0;
-    fclose(fp);
-    return buf;
-}
 
 static void test_varying_sets(void)
 {
@@ -384,9 +370,9 @@ static void expect_append_error(int64_t step, int n, const char *const *names, c
 {
     size_t n0 = 0, n1 = 0;
     const double v[4] = {1, 2, 3, 4};
-    char *before = slurp(path, &n0);
+    char *before = tu_slurp(path, &n0);
     expect_error(pf_metrics_append(path, step, n, names, v), PF_ERR_RUNTIME, path, part);
-    char *after = slurp(path, &n1);
+    char *after = tu_slurp(path, &n1);
     CU_ASSERT(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
     free(before);
     free(after);

@@ -17,21 +17,15 @@
 #include "prefopt/error.h"
 #include "prefopt/tokenizer.h"
 #include "prefopt/tokenizer_h5.h"
+#include "testutil.h"
 
 #define DATA PF_TOK_TEST_DATA
 
-/* Reads a whole file into a malloc'ed NUL-terminated string. */
+/* Reads a whole file into a malloc'ed NUL-terminated string (fatal when unreadable). */
 static char *slurp(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    CU_ASSERT_FATAL(buf && fread(buf, 1, (size_t)n, fp) == (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
+    char *buf = tu_slurp(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     return buf;
 }
 

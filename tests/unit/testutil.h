@@ -1,6 +1,7 @@
 /*
- * testutil.h: helpers shared by the unit tests: seeded random fills and a central
- * finite-difference gradient checker.
+ * testutil.h: helpers shared by the unit tests: seeded random fills, a central
+ * finite-difference gradient checker, the largest element-wise difference and reading
+ * a whole file.
  *
  * Finite differences run in float32 arithmetic, so a check compares whole gradient
  * vectors by their norm-relative error, ||g_fd - g|| / max(||g_fd||, ||g||), which
@@ -71,6 +72,40 @@ static inline double tu_dot(const float *out, const float *r, long n)
     for (long i = 0; i < n; i++)
         s += (double)out[i] * r[i];
     return s;
+}
+
+/* Largest |a - b| over n elements. */
+static inline double tu_max_abs_diff(const float *a, const float *b, long n)
+{
+    double m = 0.0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        m = d > m ? d : m;
+    }
+    return m;
+}
+
+/* The whole file at path in a malloc'ed buffer with a NUL after its bytes (so text files
+ * are strings); *len (when len is not NULL) gets the byte count. NULL when the file
+ * cannot be opened or read in full, or out of memory. */
+static inline char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    long n = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+    char *buf = n >= 0 && fseek(fp, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    if (buf) {
+        buf[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
+    return buf;
 }
 
 #endif
