@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 HARNESSES=(
   "jsonl | tests/fuzz/fuzz_jsonl.c | src/data/*.c src/core/error.c |"
   "tokenizer | tests/fuzz/fuzz_tokenizer.c | src/text/*.c src/core/error.c src/io/fsutil.c | $(pkg-config --cflags --libs libcjson hdf5-serial) -lm"
-  "graders | tests/fuzz/fuzz_graders.c | src/algo/graders*.c src/core/error.c | $(pkg-config --cflags --libs libcjson) -lm"
+  "graders | tests/fuzz/fuzz_graders.c | src/algo/graders*.c src/data/json_write.c src/core/error.c | $(pkg-config --cflags --libs libcjson) -lm"
 )
 
 secs=${1:-60}
