@@ -108,15 +108,17 @@ typedef struct {
     pf_adamw *opt;
     int32_t *tokens, *lengths;
     float *lp, *ref_lp, *dlp;
-    uint8_t *need; /* the completion half: the positions the DPO loss reads */
+    uint8_t *need;    /* the completion half: the positions the DPO loss reads */
+    int full_lm_head; /* 1: ignore need (LM head over every position, as PyTorch) */
 } bench_state;
 
 /* One DPO-shaped step; returns its loss. */
 static double run_step(bench_state *st, const bench_shape *s)
 {
     pf_batch batch = {.tokens = st->tokens, .lengths = st->lengths, .B = s->B, .T = s->T};
-    pf_forward_out ref_out = {.logprobs = st->ref_lp, .temperature = 1.0f, .need = st->need};
-    pf_forward_out pol_out = {.logprobs = st->lp, .temperature = 1.0f, .need = st->need};
+    const uint8_t *need = st->full_lm_head ? NULL : st->need;
+    pf_forward_out ref_out = {.logprobs = st->ref_lp, .temperature = 1.0f, .need = need};
+    pf_forward_out pol_out = {.logprobs = st->lp, .temperature = 1.0f, .need = need};
     if (pf_model_forward(st->reference, st->ws, &batch, &ref_out) ||
         pf_model_forward(st->policy, st->ws, &batch, &pol_out)) {
         fprintf(stderr, "bench: %s\n", pf_error_message());
@@ -132,7 +134,7 @@ static double run_step(bench_state *st, const bench_shape *s)
     return loss;
 }
 
-static int bench(const bench_shape *s, int steps, int warmup)
+static int bench(const bench_shape *s, int steps, int warmup, int full_lm_head)
 {
     pf_model_config cfg = {.arch = PF_ARCH_GPT2,
                            .n_layer = s->L,
@@ -142,6 +144,7 @@ static int bench(const bench_shape *s, int steps, int warmup)
                            .max_seq_len = s->T};
     pf_adamw_config ac = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f};
     bench_state st = {0};
+    st.full_lm_head = full_lm_head;
     size_t BT = (size_t)s->B * s->T;
     if (pf_model_create(&cfg, 1, &st.policy) || pf_model_create(&cfg, 0, &st.reference) ||
         pf_workspace_create(st.policy, s->B, s->T, 1, &st.ws) ||
@@ -192,7 +195,7 @@ static int bench(const bench_shape *s, int steps, int warmup)
 int main(int argc, char **argv)
 {
     const char *shape = "tiny";
-    int steps = 5, warmup = 1;
+    int steps = 5, warmup = 1, full_lm_head = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--peak") == 0) {
             printf("{\"sgemm_peak_gflop_per_s\": %.2f}\n", sgemm_peak());
@@ -201,11 +204,13 @@ int main(int argc, char **argv)
             shape = argv[++i];
         } else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
             steps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--full-lm-head") == 0) {
+            full_lm_head = 1;
         } else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
             warmup = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_step [--peak] [--shape tiny|small|gpt2-124M] "
-                            "[--steps N] [--warmup N]\n");
+                            "[--steps N] [--warmup N] [--full-lm-head]\n");
             return 2;
         }
     }
@@ -215,7 +220,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
         if (strcmp(SHAPES[i].name, shape) == 0)
-            return bench(&SHAPES[i], steps, warmup);
+            return bench(&SHAPES[i], steps, warmup, full_lm_head);
     fprintf(stderr, "bench_step: unknown shape '%s' (tiny, small, gpt2-124M)\n", shape);
     return 2;
 }

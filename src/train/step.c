@@ -156,9 +156,11 @@ int pf_train_step(pf_trainer *tr)
     const double t0 = pf_now();
     int retry = 0, rc;
     const int64_t step_tokens = select_batch(tr);
-    do
+    int retries = -1;
+    do {
         rc = compute_gradient(tr, &retry);
-    while (!rc && retry);
+        retries++;
+    } while (!rc && retry);
     double loss = 0.0;
     if (!rc)
         rc = step_metrics(tr, &loss);
@@ -187,6 +189,7 @@ int pf_train_step(pf_trainer *tr)
     push_metric(tr, "grad_norm", norm);
     push_metric(tr, "lr", lr);
     push_metric(tr, "step_time", dt);
+    push_metric(tr, "sum_retries", retries);
     push_metric(tr, "tokens_per_s", (double)step_tokens / dt);
     return PF_OK;
 }
