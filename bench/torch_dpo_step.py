@@ -25,6 +25,8 @@ import statistics
 import sys
 import time
 
+from torch_env import pin_threads, tune_malloc
+
 SHAPES = {
     # name: (n_layer, n_head, d_model, vocab_size, max_seq_len, T, B)
     "tiny": (4, 4, 128, 512, 128, 128, 16),
@@ -33,12 +35,6 @@ SHAPES = {
 }
 DPO_BETA = 0.1
 GRAD_CLIP = 1.0
-# glibc malloc settings that keep freed activation memory in the process instead of
-# returning it to the kernel after every op: PyTorch allocates afresh per op, and the
-# page faults of re-mapping cost ~15% of a step here. The C trainer preallocates its
-# workspace, so without this the comparison would measure the allocator.
-MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:"
-                   "glibc.malloc.trim_threshold=4294967296:glibc.malloc.top_pad=268435456")
 
 
 def parse_args(argv):
@@ -49,28 +45,11 @@ def parse_args(argv):
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     ap.add_argument("--default-malloc", action="store_true",
-                    help="keep glibc's default malloc settings (see MALLOC_TUNABLES)")
+                    help="keep glibc's default malloc settings (see bench/torch_env.py)")
     args = ap.parse_args(argv)
     if args.threads < 1 or args.steps < 1 or args.warmup < 0:
         ap.error("--threads and --steps must be >= 1, --warmup >= 0")
     return args
-
-
-def tune_malloc(argv):
-    """Re-executes this script with MALLOC_TUNABLES unless GLIBC_TUNABLES is already set
-    (glibc reads it only at process start)."""
-    if "GLIBC_TUNABLES" in os.environ:
-        return
-    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv, env)
-
-
-def pin_threads(threads):
-    """One thread count for OpenMP and OpenBLAS (set before torch loads them: they
-    otherwise fight over the cores), passive waiting between parallel regions."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def step_flops(cfg, B, T):
@@ -165,7 +144,7 @@ def time_steps(step, warmup, steps):
 def main(argv):
     args = parse_args(argv)
     if not args.default_malloc:
-        tune_malloc(argv)
+        tune_malloc(__file__, argv)
     pin_threads(args.threads)
     import torch  # after pin_threads: thread pools read the environment at load
     import torch.nn.functional as F

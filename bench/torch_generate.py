@@ -27,16 +27,14 @@ import statistics
 import sys
 import time
 
+from torch_env import pin_threads, tune_malloc
+
 SHAPES = {
     # name: (n_layer, n_head, d_model, vocab_size)
     "tiny": (4, 4, 128, 512),
     "small": (8, 8, 512, 8192),
     "gpt2-124M": (12, 12, 768, 50257),
 }
-# glibc malloc settings that keep freed memory in the process (PyTorch allocates afresh
-# per op; the C side preallocates), as bench/torch_dpo_step.py does.
-MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:"
-                   "glibc.malloc.trim_threshold=4294967296:glibc.malloc.top_pad=268435456")
 
 
 def parse_args(argv):
@@ -50,7 +48,7 @@ def parse_args(argv):
     ap.add_argument("--warmup", type=int, default=1, help="untimed rollouts first")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--default-malloc", action="store_true",
-                    help="keep glibc's default malloc settings (see MALLOC_TUNABLES)")
+                    help="keep glibc's default malloc settings (see bench/torch_env.py)")
     args = ap.parse_args(argv)
     args.shape = args.shape or ["tiny", "small"]
     args.batch = args.batch or [1, 8]
@@ -59,22 +57,6 @@ def parse_args(argv):
         ap.error("--batch, --prompt, --reps, --threads must be >= 1, --new-tokens >= 2, "
                  "--warmup >= 0")
     return args
-
-
-def tune_malloc(argv):
-    """Re-executes this script with MALLOC_TUNABLES unless GLIBC_TUNABLES is already set
-    (glibc reads it only at process start)."""
-    if "GLIBC_TUNABLES" in os.environ:
-        return
-    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv, env)
-
-
-def pin_threads(threads):
-    """One thread count for OpenMP and OpenBLAS, set before torch loads them."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def init_params(tg, torch, cfg, seed):
@@ -160,7 +142,7 @@ def bench(tg, torch, shape, B, args):
 def main(argv):
     args = parse_args(argv)
     if not args.default_malloc:
-        tune_malloc(argv)
+        tune_malloc(__file__, argv)
     pin_threads(args.threads)
     import torch  # after pin_threads: thread pools read the environment at load
     sys.dont_write_bytecode = True  # no __pycache__ in the source tree
