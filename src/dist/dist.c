@@ -52,17 +52,29 @@ void pf_dist_finalize(void)
     we_initialised = 0;
 }
 
+/* Whether MPI is usable (initialised and not finalised): commands that never start
+ * MPI (validate, tokenize) share code with those that do and act as rank 0 of 1. */
+static int mpi_active(void)
+{
+    int init = 0, done = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&done);
+    return init && !done;
+}
+
 int pf_dist_rank(void)
 {
     int r = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    if (mpi_active())
+        MPI_Comm_rank(MPI_COMM_WORLD, &r);
     return r;
 }
 
 int pf_dist_size(void)
 {
     int s = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &s);
+    if (mpi_active())
+        MPI_Comm_size(MPI_COMM_WORLD, &s);
     return s;
 }
 

@@ -205,7 +205,13 @@ int pf_prep_examples(const pf_config *cfg, const pf_tokenizer *tok, const char *
         return rc;
     pf_data_options_init(&opts);
     opts.report = report_problem;
-    rc = pf_data_load_file(path, fmt, &opts, &set, NULL);
+    pf_data_summary summary;
+    rc = pf_data_load_file(path, fmt, &opts, &set, &summary);
+    if (rc == PF_ERR_DATA && summary.errors > 0) /* each was printed by report_problem */
+        pf_fail(PF_ERR_DATA,
+                "prefopt-mpi: error: %s: %ld data error(s) reported above; "
+                "nothing was computed",
+                path, summary.errors);
     pf_chat_init(&chat);
     for (size_t i = 0; i < set.n && !rc; i++)
         rc = prep_record(cfg, tok, &set.items[i], n_seq, &chat, seqs, ds);
