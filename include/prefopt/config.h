@@ -45,6 +45,7 @@ typedef struct {
     int64_t checkpoint_every;
     int64_t keep_checkpoints;
     int64_t threads;
+    int64_t stop_after; /* > 0: stop (with a checkpoint) once this step is reached */
     /* optim */
     double lr;
     double betas[2];

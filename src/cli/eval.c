@@ -169,6 +169,7 @@ static int eval_run(const eval_args *a, pf_model *policy, pf_model *ref, pf_conf
     int rc = pol && rs && res ? PF_OK : pf_fail(PF_ERR_RUNTIME, "eval: out of memory");
     if (!rc && (chunk < 1 || !(beta > 0)))
         rc = pf_fail(PF_ERR_USAGE, "eval: --micro-batch must be >= 1 and --beta > 0");
+    rc = pf_dist_agree(rc); /* before any collective: every rank takes the same path */
     if (!rc)
         rc = pf_score_dataset(policy, NULL, ds, chunk, pol);
     if (!rc && ref)

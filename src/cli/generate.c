@@ -128,6 +128,11 @@ static int gen_load(const gen_args *a, gen_run *g)
     if (!rc && !(g->prompts = calloc(g->records.n, sizeof(pf_token_ids))))
         rc = pf_fail(PF_ERR_RUNTIME, "generate: out of memory");
     const int max_seq = g->model ? pf_model_get_config(g->model)->max_seq_len : 0;
+    if (!rc && max_seq - g->gc.max_new_tokens < 2)
+        rc = pf_fail(PF_ERR_USAGE,
+                     "generate: --max-new-tokens %d leaves no room for a prompt in the "
+                     "model's max_seq_len %d",
+                     g->gc.max_new_tokens, max_seq);
     for (size_t i = 0; i < g->records.n && !rc; i++) {
         rc = pf_prep_prompt_ids(g->tok, &g->records.items[i], &g->prompts[i]);
         if (!rc)
@@ -135,6 +140,11 @@ static int gen_load(const gen_args *a, gen_run *g)
         int len = rc ? 0 : (int)g->prompts[i].len;
         g->max_prompt = len > g->max_prompt ? len : g->max_prompt;
     }
+    if (!rc && g->truncated && pf_dist_rank() == 0)
+        fprintf(stderr,
+                "generate: %d prompt(s) longer than max_seq_len - max_new_tokens = %d tokens "
+                "kept their end\n",
+                g->truncated, max_seq - g->gc.max_new_tokens);
     if (!rc)
         rc =
             pf_kv_cache_create(g->model, g->batch, g->max_prompt + g->gc.max_new_tokens, &g->cache);

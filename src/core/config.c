@@ -76,6 +76,7 @@ static const key_spec KEYS[] = {
     {"train.checkpoint_every", K_INT, "100", 0, BIG, 0, NULL, OFF(checkpoint_every), 0},
     {"train.keep_checkpoints", K_INT, "3", 1, 1000000, 0, NULL, OFF(keep_checkpoints), 0},
     {"train.threads", K_INT, "1", 1, 1024, 0, NULL, OFF(threads), 1},
+    {"train.stop_after", K_INT, "0", 0, BIG, 0, NULL, OFF(stop_after), 0},
     {"optim.lr", K_NUM, "1e-4", 0, 10, 1, NULL, OFF(lr), 1},
     {"optim.betas", K_NUM2, "[0.9, 0.999]", 0, 1, 0, NULL, OFF(betas), 1},
     {"optim.eps", K_NUM, "1e-8", 0, 1, 1, NULL, OFF(eps), 1},

@@ -164,9 +164,17 @@ int pf_exact_accum_allreduce(pf_exact_accum *a, float *out, int *retry)
         if (isinf(a->local_max[t]))
             return pf_fail(PF_ERR_RUNTIME, "gradient of tensor %s is NaN or Inf",
                            pf_model_tensor(a->model, t)->name);
-    for (int t = 0; t < a->n_tensors; t++)
-        if (overflowed(a->local_max[t], a->max_terms, a->exponent[t]))
-            *retry = 1;
+    for (int t = 0; t < a->n_tensors; t++) {
+        if (!overflowed(a->local_max[t], a->max_terms, a->exponent[t]))
+            continue;
+        if (overflowed(a->local_max[t], a->max_terms,
+                       exponent_for(a->local_max[t], a->max_terms, a->exponent[t])))
+            return pf_fail(PF_ERR_RUNTIME,
+                           "gradient of tensor %s (max |g| %g) exceeds the "
+                           "exact sum's range",
+                           pf_model_tensor(a->model, t)->name, (double)a->local_max[t]);
+        *retry = 1;
+    }
     int rc = *retry ? PF_OK : reduce_and_convert(a, out);
     for (int t = 0; t < a->n_tensors; t++)
         a->exponent[t] = exponent_for(a->local_max[t], a->max_terms, a->exponent[t]);

@@ -15,9 +15,10 @@ int pf_reference_logps(pf_trainer *tr, pf_dataset *ds)
     if (ds->n == 0 || tr->algo->n_seq != 2)
         return PF_OK;
     double *table = malloc(sizeof(double) * (size_t)ds->n * 2 * PF_SCORE_FIELDS);
-    if (!table)
-        return pf_fail(PF_ERR_RUNTIME, "reference log-probs: out of memory");
-    int rc = pf_score_dataset(tr->reference, NULL, ds, (int)tr->cfg->micro_batch, table);
+    int rc = pf_dist_agree(table ? PF_OK
+                                 : pf_fail(PF_ERR_RUNTIME, "reference log-probs: out of memory"));
+    if (!rc)
+        rc = pf_score_dataset(tr->reference, NULL, ds, (int)tr->cfg->micro_batch, table);
     for (int i = 0; i < ds->n && !rc; i++)
         for (int s = 0; s < 2; s++) {
             const double *o = table + ((size_t)i * 2 + s) * PF_SCORE_FIELDS;
@@ -34,11 +35,13 @@ int pf_evaluate(pf_trainer *tr, double *metrics, int *n_metrics, const char **na
     const int n_seq = tr->algo->n_seq;
     double *table = malloc(sizeof(double) * (size_t)(ds->n ? ds->n : 1) * n_seq * PF_SCORE_FIELDS);
     pf_example **all = malloc(sizeof(pf_example *) * (size_t)(ds->n ? ds->n : 1));
-    if (!table || !all) {
+    int rc =
+        pf_dist_agree(table && all ? PF_OK : pf_fail(PF_ERR_RUNTIME, "evaluation: out of memory"));
+    if (rc) {
         free(table), free(all);
-        return pf_fail(PF_ERR_RUNTIME, "evaluation: out of memory");
+        return rc;
     }
-    int rc = pf_score_dataset(tr->policy, tr->ws, ds, (int)tr->cfg->micro_batch, table);
+    rc = pf_score_dataset(tr->policy, tr->ws, ds, (int)tr->cfg->micro_batch, table);
     double sums[PF_ALGO_MAX_SUMS] = {0};
     pf_algo_state st = tr->ast;
     for (int i = 0; i < ds->n; i++)

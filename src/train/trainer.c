@@ -406,7 +406,10 @@ static int loop(pf_trainer *tr)
     int64_t last_saved = tr->step;
     int rc = PF_OK;
     tr->started = pf_now();
-    while (!rc && tr->step < tr->total_steps) {
+    const int64_t stop = tr->cfg->stop_after > 0 && tr->cfg->stop_after < tr->total_steps
+                             ? tr->cfg->stop_after
+                             : tr->total_steps;
+    while (!rc && tr->step < stop) {
         rc = pf_train_step(tr);
         if (rc)
             break;

@@ -65,17 +65,21 @@ n_ckpt=$(ls "$W/n1/checkpoints" | grep -c '^step-.*\.h5$')
 [ "$n_ckpt" -eq 2 ] && pass "checkpoints at steps 3 and 6" || fail "checkpoints ($n_ckpt)"
 
 # ---------------------------------------------------------------- resume invariance
-train 2 "$W/r" --set train.steps=3
-train 4 "$W/r" --resume
-[ $rc -eq 0 ] && [ "$(sha "$W/r")" = "$ref" ] && pass "3 steps on 2 ranks + resume on 4 ranks == 6 straight" \
+train 2 "$W/r" --set train.stop_after=3 --set optim.warmup_steps=1
+train 4 "$W/r" --resume --set optim.warmup_steps=1
+ref_w1=$ref
+train 1 "$W/w1" --set optim.warmup_steps=1
+ref=$(sha "$W/w1")
+[ $rc -eq 0 ] && [ "$(sha "$W/r")" = "$ref" ] && pass "stop after 3 steps on 2 ranks + resume on 4 ranks == 6 straight" \
     || fail "resume onto another world size (exit $rc)"
-train 1 "$W/r" --resume --set train.steps=8
+ref=$ref_w1
+train 1 "$W/r" --resume --set train.steps=8 --set optim.warmup_steps=1
 [ $rc -eq 0 ] && grep -q 'resuming from' "$W/out" && pass "--resume may extend train.steps" || fail "extend steps (exit $rc)"
-train 1 "$W/r" --resume --set optim.lr=0.5
+train 1 "$W/r" --resume --set optim.warmup_steps=1 --set optim.lr=0.5
 [ $rc -eq 2 ] && grep -q 'optim.lr' "$W/err" && pass "--resume refuses a changed optim.lr" || fail "refuse changed key (exit $rc)"
 
 # ---------------------------------------------------------------- kill -9 and torn files
-train 2 "$W/k" --set train.checkpoint_every=1 --set train.steps=2
+train 2 "$W/k" --set train.checkpoint_every=1 --set train.stop_after=2
 timeout 300 $MPI -n 2 "$BIN" train "$CFG" --set run_dir="$W/k" --set train.checkpoint_every=1 --resume >"$W/out" 2>&1 &
 pid=$!
 sleep 2
