@@ -12,7 +12,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   libcjson-dev
   libcunit1-dev
-  clang clang-format clang-tidy cppcheck
+  clang libclang-rt-14-dev clang-format clang-tidy cppcheck
   python3 python3-numpy python3-h5py python3-torch python3-matplotlib python3-regex
 )
 # node and npm for the tokenizer parity test; any install providing both commands will do

@@ -44,6 +44,16 @@ int pf_dist_gather_slots(double *table, size_t n_slots);
 /* Collective: plain float sum in place (the non-deterministic baseline). */
 int pf_dist_allreduce_float(float *data, size_t n);
 
+/* Preemption: after pf_dist_watch_signals, SIGUSR1 or SIGTERM to a rank (mpirun and
+ * Slurm forward them) only sets a flag. pf_dist_stop_requested is collective: it returns
+ * 1 on every rank when any rank was signalled, so all ranks stop at the same step. */
+void pf_dist_watch_signals(void);
+int pf_dist_stop_requested(void);
+
+/* Exit code of a run stopped by a signal after writing its checkpoint (EX_TEMPFAIL):
+ * the job can be requeued and resumed with --resume. */
+enum { PF_EXIT_PREEMPTED = 75 };
+
 typedef struct pf_exact_accum pf_exact_accum;
 
 /* An accumulator for one model's gradient layout (one scale per tensor) that sums up

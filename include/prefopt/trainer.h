@@ -16,7 +16,9 @@
 #include "prefopt/config.h"
 
 /* Runs training to the end (or from RUN_DIR's newest checkpoint when resume is set).
- * Collective over MPI_COMM_WORLD; returns a pf status, agreed on all ranks. */
-int pf_train(const pf_config *cfg, int resume);
+ * Collective over MPI_COMM_WORLD; returns a pf status, agreed on all ranks. When a rank
+ * received SIGUSR1 or SIGTERM (after pf_dist_watch_signals), every rank stops at the
+ * next step boundary, a checkpoint is written and *preempted is set to 1. */
+int pf_train(const pf_config *cfg, int resume, int *preempted);
 
 #endif

@@ -81,12 +81,16 @@ int pf_cmd_train(int argc, char **argv)
     if (rc)
         return rc;
     pf_config cfg;
+    int preempted = 0;
+    pf_dist_watch_signals();
     rc = pf_dist_agree(pf_config_from_file(config, sets, n_sets, &cfg));
     if (!rc)
-        rc = pf_train(&cfg, resume);
+        rc = pf_train(&cfg, resume, &preempted);
     pf_config_free(&cfg);
     int rank = pf_dist_rank();
     pf_dist_finalize();
+    if (!rc && preempted)
+        exit(PF_EXIT_PREEMPTED);
     if (rc && rank != 0)
         exit(rc); /* rank 0 reports the agreed error once */
     return rc;

@@ -419,6 +419,10 @@ static int loop(pf_trainer *tr)
             rc = pf_dist_agree(save_checkpoint(tr));
             last_saved = tr->step;
         }
+        if (!rc && tr->step < stop && pf_dist_stop_requested()) {
+            tr->preempted = 1; /* the checkpoint below makes the run resumable */
+            break;
+        }
     }
     if (!rc && last_saved != tr->step)
         rc = pf_dist_agree(save_checkpoint(tr));
@@ -444,7 +448,7 @@ static void teardown(pf_trainer *tr)
     pf_data_order_free(&tr->order);
 }
 
-int pf_train(const pf_config *cfg, int resume)
+int pf_train(const pf_config *cfg, int resume, int *preempted)
 {
     pf_trainer tr;
     memset(&tr, 0, sizeof tr);
@@ -461,7 +465,12 @@ int pf_train(const pf_config *cfg, int resume)
         print_header(&tr);
         rc = loop(&tr);
     }
-    if (!rc && tr.rank == 0) {
+    *preempted = tr.preempted;
+    if (!rc && tr.preempted && tr.rank == 0)
+        printf("stopped by a signal at step %lld of %lld; checkpoint written; continue with "
+               "--resume\n",
+               (long long)tr.step, (long long)tr.total_steps);
+    else if (!rc && tr.rank == 0) {
         char sha[65];
         pf_model_params_sha256(tr.policy, sha);
         printf("done: step %lld, params_sha256 %s\n", (long long)tr.step, sha);

@@ -47,6 +47,7 @@ typedef struct {
     size_t slots_cap;
     /* progress */
     int64_t step, total_steps;
+    int preempted; /* stopped early by SIGUSR1 / SIGTERM */
     int64_t tokens_seen;
     double started;
     /* metrics of the last step: names and values */

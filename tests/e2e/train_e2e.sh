@@ -95,6 +95,23 @@ if [ $rc -eq 0 ] && [ "$(sha "$W/k/checkpoints/step-00000006.h5")" = "$ref" ]; t
 else fail "kill -9 and resume (exit $rc)"; fi
 grep -q 'step-99999999.h5' "$W/err" && pass "resume names the unreadable checkpoint it skipped" || fail "skip message"
 
+# ---------------------------------------------------------------- preemption (SIGUSR1)
+train 2 "$W/p_straight" --set train.steps=200 --set train.checkpoint_every=0 --set train.eval_every=0
+p_ref=$(sha "$W/p_straight")
+timeout 300 $MPI -n 2 "$BIN" train "$CFG" --set run_dir="$W/p" --set train.steps=200 \
+    --set train.checkpoint_every=0 --set train.eval_every=0 --set train.log_every=1 >"$W/p.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q '^step ' "$W/p.out" 2>/dev/null && break; sleep 0.1; done
+pkill -USR1 -f "^mpirun .*run_dir=$W/p " 2>/dev/null
+wait $pid
+prc=$?
+if [ $prc -eq 75 ] && grep -q 'stopped by a signal at step' "$W/p.out" && [ -n "$(ls "$W/p/checkpoints")" ]; then
+    pass "SIGUSR1: every rank stops at a step boundary with a checkpoint, exit 75"
+else fail "SIGUSR1 preemption (exit $prc)"; fi
+train 4 "$W/p" --set train.steps=200 --set train.checkpoint_every=0 --set train.eval_every=0 --resume
+[ $rc -eq 0 ] && [ "$(sha "$W/p")" = "$p_ref" ] && pass "resume after the signal (4 ranks): same parameters as uninterrupted" \
+    || fail "resume after preemption (exit $rc)"
+
 # ---------------------------------------------------------------- eval command
 run $MPI -n 2 "$BIN" eval --checkpoint "$W/n1" --reference "$W/n1/checkpoints/step-00000003.h5" \
     --data tests/data/train/dpo_eval.jsonl --out "$W/report.json"
