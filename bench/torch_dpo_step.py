@@ -19,13 +19,12 @@ step_flops() / step_s_median (see its docstring; the C bench uses the same formu
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
 import time
 
-from torch_env import pin_threads, tune_malloc
+from torch_env import load_torch
 
 SHAPES = {
     # name: (n_layer, n_head, d_model, vocab_size, max_seq_len, T, B)
@@ -143,17 +142,8 @@ def time_steps(step, warmup, steps):
 
 def main(argv):
     args = parse_args(argv)
-    if not args.default_malloc:
-        tune_malloc(__file__, argv)
-    pin_threads(args.threads)
-    import torch  # after pin_threads: thread pools read the environment at load
+    torch, tg = load_torch(__file__, argv, args.threads, args.default_malloc)
     import torch.nn.functional as F
-    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "..", "tests", "parity"))
-    import torch_gpt2 as tg
-
-    torch.set_num_threads(args.threads)
     L, H, D, V, Tmax, T, B = SHAPES[args.shape]
     cfg = tg.Config(L, H, D, V, Tmax)
     step = make_step(tg, torch, F, cfg, B, T, seed=1234)

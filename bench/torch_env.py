@@ -28,3 +28,19 @@ def pin_threads(threads):
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def load_torch(script, argv, threads, default_malloc):
+    """The common start of a PyTorch benchmark: malloc settings (re-executing script
+    unless default_malloc), thread pinning, then torch and the independent PyTorch
+    GPT-2 of tests/parity. Returns (torch, torch_gpt2)."""
+    if not default_malloc:
+        tune_malloc(script, argv)
+    pin_threads(threads)
+    import torch  # after pin_threads: thread pools read the environment at load
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "tests", "parity"))
+    import torch_gpt2
+    torch.set_num_threads(threads)
+    return torch, torch_gpt2

@@ -21,13 +21,12 @@ Prints one JSON line per (shape, batch), with the same keys as bench_generate:
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
 import time
 
-from torch_env import pin_threads, tune_malloc
+from torch_env import load_torch
 
 SHAPES = {
     # name: (n_layer, n_head, d_model, vocab_size)
@@ -141,16 +140,7 @@ def bench(tg, torch, shape, B, args):
 
 def main(argv):
     args = parse_args(argv)
-    if not args.default_malloc:
-        tune_malloc(__file__, argv)
-    pin_threads(args.threads)
-    import torch  # after pin_threads: thread pools read the environment at load
-    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "..", "tests", "parity"))
-    import torch_gpt2 as tg
-
-    torch.set_num_threads(args.threads)
+    torch, tg = load_torch(__file__, argv, args.threads, args.default_malloc)
     for shape in args.shape:
         for B in args.batch:
             bench(tg, torch, shape, B, args)
