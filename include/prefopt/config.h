@@ -65,6 +65,33 @@ typedef struct {
     double dpo_l2_multiplier;
     /* sft */
     double sft_prompt_loss_weight;
+    /* rm */
+    double rm_center_coef;
+    int rm_use_margin;
+    char rm_norm_data[PF_NAME_MAX];
+    /* reward (ppo, grpo) */
+    char reward_model[PF_PATH_MAX];
+    double reward_model_weight;
+    char reward_graders[PF_PATH_MAX];
+    char reward_grader[PF_PATH_MAX];
+    double reward_grader_weight;
+    /* ppo */
+    int64_t ppo_response_length;
+    double ppo_temperature, ppo_top_p, ppo_missing_eos_penalty;
+    double ppo_kl_coef;
+    char ppo_kl_estimator[PF_NAME_MAX];
+    int ppo_adaptive_kl;
+    double ppo_kl_target, ppo_kl_horizon;
+    double ppo_cliprange, ppo_cliprange_value, ppo_vf_coef, ppo_gamma, ppo_lam;
+    int ppo_whiten_rewards;
+    int64_t ppo_epochs, ppo_mini_batches;
+    char ppo_critic_init[PF_PATH_MAX];
+    /* grpo */
+    int64_t grpo_num_generations, grpo_max_completion;
+    double grpo_temperature, grpo_top_p, grpo_beta, grpo_epsilon, grpo_epsilon_high;
+    char grpo_scale_rewards[PF_NAME_MAX];
+    char grpo_loss_type[PF_NAME_MAX];
+    int64_t grpo_iterations, grpo_mini_batches;
     /* the resolved config as canonical JSON (owned) */
     char *resolved_json;
 } pf_config;

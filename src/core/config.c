@@ -46,7 +46,7 @@ typedef struct {
 static const double BIG = 9007199254740992.0; /* 2^53 */
 
 static const key_spec KEYS[] = {
-    {"algorithm", K_ENUM, "\"dpo\"", 0, 0, 0, "sft|dpo", OFF(algorithm), 1},
+    {"algorithm", K_ENUM, "\"dpo\"", 0, 0, 0, "sft|dpo|rm|ppo|grpo", OFF(algorithm), 1},
     {"run_dir", K_STR, NULL, 0, 0, 0, NULL, OFF(run_dir), 0},
     {"seed", K_INT, "1234", 0, BIG, 0, NULL, OFF(seed), 1},
     {"model.init", K_STR, "\"random\"", 0, 0, 0, NULL, OFF(model_init), 1},
@@ -61,7 +61,7 @@ static const key_spec KEYS[] = {
     {"model.tokenizer.merges", K_STR, "\"\"", 0, 0, 0, NULL, OFF(tokenizer_merges), 1},
     {"data.train", K_STR, NULL, 0, 0, 0, NULL, OFF(data_train), 1},
     {"data.eval", K_STR, "\"\"", 0, 0, 0, NULL, OFF(data_eval), 0},
-    {"data.format", K_ENUM, "\"auto\"", 0, 0, 0, "auto|dpo|sft|trl", OFF(data_format), 1},
+    {"data.format", K_ENUM, "\"auto\"", 0, 0, 0, "auto|dpo|sft|trl|prompts", OFF(data_format), 1},
     {"data.max_length", K_INT, "256", 2, 65536, 0, NULL, OFF(max_length), 1},
     {"data.max_prompt_length", K_INT, "128", 1, 65536, 0, NULL, OFF(max_prompt_length), 1},
     {"data.truncation_mode", K_ENUM, "\"keep_end\"", 0, 0, 0, "keep_end|keep_start",
@@ -94,6 +94,44 @@ static const key_spec KEYS[] = {
     {"dpo.rpo_alpha", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(dpo_rpo_alpha), 1},
     {"dpo.l2_multiplier", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(dpo_l2_multiplier), 1},
     {"sft.prompt_loss_weight", K_NUM, "0.0", 0, 1, 0, NULL, OFF(sft_prompt_loss_weight), 1},
+    {"rm.center_rewards_coefficient", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(rm_center_coef), 1},
+    {"rm.use_margin", K_BOOL, "true", 0, 0, 0, NULL, OFF(rm_use_margin), 1},
+    {"rm.norm_data", K_ENUM, "\"eval\"", 0, 0, 0, "eval|train", OFF(rm_norm_data), 1},
+    {"reward.model", K_STR, "\"\"", 0, 0, 0, NULL, OFF(reward_model), 1},
+    {"reward.model_weight", K_NUM, "1.0", -1e6, 1e6, 0, NULL, OFF(reward_model_weight), 1},
+    {"reward.graders", K_STR, "\"\"", 0, 0, 0, NULL, OFF(reward_graders), 1},
+    {"reward.grader", K_STR, "\"\"", 0, 0, 0, NULL, OFF(reward_grader), 1},
+    {"reward.grader_weight", K_NUM, "1.0", -1e6, 1e6, 0, NULL, OFF(reward_grader_weight), 1},
+    {"ppo.response_length", K_INT, "53", 1, 65535, 0, NULL, OFF(ppo_response_length), 1},
+    {"ppo.temperature", K_NUM, "0.7", 0, 100, 1, NULL, OFF(ppo_temperature), 1},
+    {"ppo.top_p", K_NUM, "1.0", 0, 1, 1, NULL, OFF(ppo_top_p), 1},
+    {"ppo.missing_eos_penalty", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(ppo_missing_eos_penalty), 1},
+    {"ppo.kl_coef", K_NUM, "0.05", 0, 1e6, 0, NULL, OFF(ppo_kl_coef), 1},
+    {"ppo.kl_estimator", K_ENUM, "\"k1\"", 0, 0, 0, "k1|k3", OFF(ppo_kl_estimator), 1},
+    {"ppo.adaptive_kl", K_BOOL, "false", 0, 0, 0, NULL, OFF(ppo_adaptive_kl), 1},
+    {"ppo.kl_target", K_NUM, "6.0", 0, 1e6, 1, NULL, OFF(ppo_kl_target), 1},
+    {"ppo.kl_horizon", K_NUM, "10000", 0, 1e12, 1, NULL, OFF(ppo_kl_horizon), 1},
+    {"ppo.cliprange", K_NUM, "0.2", 0, 1, 1, NULL, OFF(ppo_cliprange), 1},
+    {"ppo.cliprange_value", K_NUM, "0.2", 0, 1e6, 1, NULL, OFF(ppo_cliprange_value), 1},
+    {"ppo.vf_coef", K_NUM, "0.1", 0, 1e6, 0, NULL, OFF(ppo_vf_coef), 1},
+    {"ppo.gamma", K_NUM, "1.0", 0, 1, 0, NULL, OFF(ppo_gamma), 1},
+    {"ppo.lam", K_NUM, "0.95", 0, 1, 0, NULL, OFF(ppo_lam), 1},
+    {"ppo.whiten_rewards", K_BOOL, "false", 0, 0, 0, NULL, OFF(ppo_whiten_rewards), 1},
+    {"ppo.num_ppo_epochs", K_INT, "4", 1, 1000, 0, NULL, OFF(ppo_epochs), 1},
+    {"ppo.num_mini_batches", K_INT, "1", 1, 1 << 20, 0, NULL, OFF(ppo_mini_batches), 1},
+    {"ppo.critic_init", K_STR, "\"policy\"", 0, 0, 0, NULL, OFF(ppo_critic_init), 1},
+    {"grpo.num_generations", K_INT, "8", 2, 65535, 0, NULL, OFF(grpo_num_generations), 1},
+    {"grpo.max_completion_length", K_INT, "64", 1, 65535, 0, NULL, OFF(grpo_max_completion), 1},
+    {"grpo.temperature", K_NUM, "1.0", 0, 100, 1, NULL, OFF(grpo_temperature), 1},
+    {"grpo.top_p", K_NUM, "1.0", 0, 1, 1, NULL, OFF(grpo_top_p), 1},
+    {"grpo.beta", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(grpo_beta), 1},
+    {"grpo.epsilon", K_NUM, "0.2", 0, 1, 1, NULL, OFF(grpo_epsilon), 1},
+    {"grpo.epsilon_high", K_NUM, "0.0", 0, 1e6, 0, NULL, OFF(grpo_epsilon_high), 1},
+    {"grpo.scale_rewards", K_ENUM, "\"group\"", 0, 0, 0, "group|batch|none",
+     OFF(grpo_scale_rewards), 1},
+    {"grpo.loss_type", K_ENUM, "\"dapo\"", 0, 0, 0, "grpo|dr_grpo|dapo", OFF(grpo_loss_type), 1},
+    {"grpo.num_iterations", K_INT, "1", 1, 1000, 0, NULL, OFF(grpo_iterations), 1},
+    {"grpo.num_mini_batches", K_INT, "1", 1, 1 << 20, 0, NULL, OFF(grpo_mini_batches), 1},
 };
 enum { KEY_COUNT = sizeof KEYS / sizeof KEYS[0] };
 
@@ -325,6 +363,35 @@ static int resolve_keys(cJSON *root, const char *file, pf_config *cfg, cJSON *re
     return PF_OK;
 }
 
+/* Relations of the online algorithms (ppo, grpo): batch splits, lengths, a reward. */
+static int check_online_relations(const pf_config *c, const char *file)
+{
+    const int ppo = strcmp(c->algorithm, "ppo") == 0, grpo = strcmp(c->algorithm, "grpo") == 0;
+    if (!ppo && !grpo)
+        return PF_OK;
+    const char *sec = ppo ? "ppo" : "grpo";
+    const int64_t minis = ppo ? c->ppo_mini_batches : c->grpo_mini_batches;
+    const int64_t resp = ppo ? c->ppo_response_length : c->grpo_max_completion;
+    if (grpo && c->global_batch % c->grpo_num_generations != 0)
+        return pf_fail(PF_ERR_USAGE,
+                       "%s: grpo.num_generations: %lld does not divide train.global_batch %lld",
+                       file, (long long)c->grpo_num_generations, (long long)c->global_batch);
+    if (c->global_batch % minis != 0 || (c->global_batch / minis) % c->micro_batch != 0)
+        return pf_fail(PF_ERR_USAGE,
+                       "%s: %s.num_mini_batches: %lld mini-batches of train.global_batch %lld "
+                       "are not whole multiples of train.micro_batch %lld",
+                       file, sec, (long long)minis, (long long)c->global_batch,
+                       (long long)c->micro_batch);
+    if (c->max_prompt_length + resp > c->model.max_seq_len)
+        return pf_fail(PF_ERR_USAGE,
+                       "%s: %s.%s: data.max_prompt_length %lld + %lld exceeds model.max_seq_len %d",
+                       file, sec, ppo ? "response_length" : "max_completion_length",
+                       (long long)c->max_prompt_length, (long long)resp, c->model.max_seq_len);
+    if (!c->reward_model[0] && !c->reward_graders[0])
+        return pf_fail(PF_ERR_USAGE, "%s: reward: set reward.model, reward.graders or both", file);
+    return PF_OK;
+}
+
 /* Checks that relate several keys. */
 static int check_relations(const pf_config *c, const char *file)
 {
@@ -345,6 +412,9 @@ static int check_relations(const pf_config *c, const char *file)
     if (c->max_length > c->model.max_seq_len)
         return pf_fail(PF_ERR_USAGE, "%s: data.max_length: %lld exceeds model.max_seq_len %d", file,
                        (long long)c->max_length, c->model.max_seq_len);
+    int rc = check_online_relations(c, file);
+    if (rc)
+        return rc;
     if (c->model.d_model % c->model.n_head != 0)
         return pf_fail(PF_ERR_USAGE, "%s: model.n_head: d_model %d is not divisible by n_head %d",
                        file, c->model.d_model, c->model.n_head);
