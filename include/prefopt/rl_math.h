@@ -95,10 +95,10 @@ int pf_grpo_loss_type_parse(const char *name, pf_grpo_loss_type *out);
 
 /* Group statistics of a GRPO batch. */
 typedef struct {
-    double reward_mean;        /* mean reward over the batch */
-    double reward_std;         /* mean over groups of the group's unbiased std */
-    double frac_zero_std;      /* share of groups whose std is 0 */
-    double batch_std;          /* unbiased std over the whole batch */
+    double reward_mean;   /* mean reward over the batch */
+    double reward_std;    /* mean over groups of the group's unbiased std */
+    double frac_zero_std; /* share of groups whose std is 0 */
+    double batch_std;     /* unbiased std over the whole batch */
 } pf_grpo_group_stats;
 
 /* GRPO advantages: rewards [N] in N / G consecutive groups of G samples of one prompt.
