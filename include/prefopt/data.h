@@ -98,6 +98,8 @@ typedef struct {
     const char *metadata;    /* metadata object as canonical JSON text, or NULL */
     const char *reason;      /* metadata.reason when it is a string, else NULL */
     const char *item;        /* prompts: the whole line as canonical JSON; else NULL */
+    double margin;           /* dpo / trl: the optional top-level "margin" (0 when absent) */
+    int has_margin;          /* 1 when the record carries a numeric "margin" */
 } pf_record;
 
 /* The records of one file. Zero-initialise before first use. */
