@@ -198,7 +198,7 @@ static void test_combine_slots(void)
         CU_ASSERT_DOUBLE_EQUAL(m1[k], m2[k], 1e-12);
     CU_ASSERT(m1[4] == -2.0 && m1[5] == 7.0);
     /* sft (no sum_ops) still adds */
-    double s2[4] = {1, 2, 3, 4}, out[2];
+    double s2[4] = {1, 2, 3, 4}, out[PF_ALGO_MAX_SUMS];
     pf_algo_combine_slots(&pf_algo_sft, s2, 1, out);
     CU_ASSERT(out[0] == 1 && out[1] == 2);
 }
