@@ -4,7 +4,8 @@
  *
  * Formats (docs/formats.md has the full contract and examples):
  *   dpo      {"input": {"messages", "tools"?, "parallel_tool_calls"?},
- *             "preferred_output": [...], "non_preferred_output": [...], "metadata"?}
+ *             "preferred_output": [...], "non_preferred_output": [...], "metadata"?,
+ *             "margin"? (a number: the reward-model margin)}
  *            (also the older names preferred_completion / non_preferred_completion)
  *   sft      {"messages": [...], "tools"?, "parallel_tool_calls"?}, assistant "weight" 0|1
  *   prompts  {"messages": [..., last one role user], any other fields for graders}

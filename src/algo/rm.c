@@ -75,6 +75,7 @@ static void rm_score_example(pf_algo_state *st, const pf_example *e, const doubl
     rm_terms(st, e, scores[PF_SCORE_SUM], scores[PF_SCORE_FIELDS + PF_SCORE_SUM], sums, &g_c, &g_r);
 }
 
+/* Metrics from the global sums: means over pairs (reward/mean over both sides). */
 static void rm_finalize(const pf_algo_state *st, const double *s, double *m)
 {
     const double n = s[S_PAIRS] > 0 ? s[S_PAIRS] : 1.0;
