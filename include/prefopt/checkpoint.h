@@ -82,6 +82,7 @@ typedef struct {
     int n_scales;                         /* exact-sum scale exponents, one per tensor */
     int32_t *scales;                      /* owned: freed by pf_train_state_clear */
     const struct pf_tokenizer *tokenizer; /* written as /tokenizer when non-NULL (not read) */
+    const struct pf_reward_norm *reward_norm; /* written as /reward when non-NULL (rm) */
 } pf_train_state;
 
 void pf_train_state_clear(pf_train_state *st);
@@ -93,6 +94,19 @@ int pf_checkpoint_write_train(const char *path, const pf_model *model, const pf_
 
 /* Reads /train of a training checkpoint (PF_ERR_USAGE naming the file when absent). */
 int pf_checkpoint_read_train(const char *path, pf_train_state *st);
+
+/* ---- reward normalisation (/reward), written into reward-model checkpoints ---- */
+
+/* The raw rewards' mean and std over a reference set of n rewards (n_pairs * 2). */
+typedef struct pf_reward_norm {
+    double mean, std;
+    int64_t n;
+} pf_reward_norm;
+
+/* Reads /reward (attrs norm_mean, norm_std, n) of a checkpoint file. Without /reward:
+ * *present = 0 and mean 0, std 1, n 0. A /reward with a missing or non-finite
+ * attribute, or std <= 0, is PF_ERR_USAGE naming the file and the attribute. */
+int pf_checkpoint_read_reward_norm(const char *file, pf_reward_norm *norm, int *present);
 
 /* Reads the /tokenizer a checkpoint carries; path may be a run directory (its newest
  * valid checkpoint). PF_ERR_USAGE naming the file when it has none. */

@@ -4,7 +4,8 @@
  *
  * Formats (docs/formats.md has the full contract and examples):
  *   dpo      {"input": {"messages", "tools"?, "parallel_tool_calls"?},
- *             "preferred_output": [...], "non_preferred_output": [...], "metadata"?}
+ *             "preferred_output": [...], "non_preferred_output": [...], "metadata"?,
+ *             "margin"? (a number: the reward-model margin)}
  *            (also the older names preferred_completion / non_preferred_completion)
  *   sft      {"messages": [...], "tools"?, "parallel_tool_calls"?}, assistant "weight" 0|1
  *   prompts  {"messages": [..., last one role user], any other fields for graders}
@@ -98,6 +99,8 @@ typedef struct {
     const char *metadata;    /* metadata object as canonical JSON text, or NULL */
     const char *reason;      /* metadata.reason when it is a string, else NULL */
     const char *item;        /* prompts: the whole line as canonical JSON; else NULL */
+    double margin;           /* dpo / trl: the optional top-level "margin" (0 when absent) */
+    int has_margin;          /* 1 when the record carries a numeric "margin" */
 } pf_record;
 
 /* The records of one file. Zero-initialise before first use. */

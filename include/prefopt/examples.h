@@ -29,6 +29,7 @@ typedef struct {
     int64_t line;               /* source line, for messages */
     double ref_logp[2];         /* reference log-prob sums (dpo), filled by the trainer */
     double ref_logp_mean[2];    /* reference per-token means (ipo) */
+    double margin;              /* the record's "margin" (rm), 0 when absent */
 } pf_example;
 
 typedef struct {

@@ -32,6 +32,13 @@ typedef struct {
 /* Loss of one pair for delta; *dloss_ddelta receives the derivative. */
 double pf_dpo_pair_loss(const pf_dpo_params *p, double delta, double *dloss_ddelta);
 
+/* Reward-model (Bradley-Terry) pair loss, as TRL's RewardTrainer: returns
+ * -log sigmoid(r_c - r_r - margin) (the centering term c * (r_c + r_r)^2 is added to
+ * the metric by the caller); *g_c / *g_r receive d(step loss)/d(r_c), d(r_r) of the
+ * step loss mean_i [-log sigmoid(d_i)] + c * mean_i (r_c + r_r)^2 over n_pairs pairs. */
+double pf_rm_pair_loss(double r_c, double r_r, double margin, double center_coef, double n_pairs,
+                       double *g_c, double *g_r);
+
 /* log(sigmoid(x)) without overflow for any finite x. */
 double pf_log_sigmoid(double x);
 

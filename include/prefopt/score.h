@@ -21,4 +21,12 @@ enum { PF_SCORE_SUM = 0, PF_SCORE_MEAN = 1, PF_SCORE_COUNT = 2, PF_SCORE_FIELDS 
  * of the dataset's longest sequence. Collective; every rank gets every value. */
 int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk, double *out);
 
+/* Like pf_score_dataset for a model with a value head (a reward model): the fields of
+ * example i, sequence s hold its reward, the value head at the sequence's last token
+ * (index len - 1), in PF_SCORE_SUM and PF_SCORE_MEAN, and 1 in PF_SCORE_COUNT. Same
+ * chunks and exact gather, so the values are identical on every rank count.
+ * PF_ERR_USAGE (on every rank) when the model has no value head. */
+int pf_score_dataset_values(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk,
+                            double *out);
+
 #endif

@@ -61,3 +61,13 @@ double pf_dpo_pair_loss(const pf_dpo_params *p, double delta, double *dloss_ddel
         return NAN;
     }
 }
+
+double pf_rm_pair_loss(double r_c, double r_r, double margin, double center_coef, double n_pairs,
+                       double *g_c, double *g_r)
+{
+    const double d = r_c - r_r - margin, s = r_c + r_r;
+    const double sig_neg = sigmoid(-d); /* -d/dd log sigmoid(d) */
+    *g_c = (-sig_neg + 2.0 * center_coef * s) / n_pairs;
+    *g_r = (sig_neg + 2.0 * center_coef * s) / n_pairs;
+    return -pf_log_sigmoid(d);
+}

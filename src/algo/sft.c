@@ -84,10 +84,33 @@ const pf_algo_ops *pf_algo_select(const pf_config *cfg, pf_algo_state *st)
     pf_dpo_loss_from_name(cfg->dpo_loss_type, &st->dpo.type);
     st->rpo_alpha = cfg->dpo_rpo_alpha;
     st->prompt_loss_weight = cfg->sft_prompt_loss_weight;
+    st->rm_center_coef = cfg->rm_center_coef;
+    st->rm_use_margin = cfg->rm_use_margin;
     if (strcmp(cfg->algorithm, "sft") == 0)
         return &pf_algo_sft;
     if (strcmp(cfg->algorithm, "dpo") == 0)
         return &pf_algo_dpo;
-    pf_fail(PF_ERR_USAGE, "algorithm: \"%s\" is not supported (sft, dpo)", cfg->algorithm);
+    if (strcmp(cfg->algorithm, "rm") == 0)
+        return &pf_algo_rm;
+    pf_fail(PF_ERR_USAGE, "algorithm: \"%s\" is not supported (sft, dpo, rm)", cfg->algorithm);
     return NULL;
+}
+
+void pf_algo_combine_slots(const pf_algo_ops *algo, const double *slots, int n_slots, double *sums)
+{
+    const int S = algo->n_sums;
+    for (int s = 0; s < S; s++) {
+        const int op = algo->sum_ops ? algo->sum_ops[s] : PF_SUM_ADD;
+        double acc = op == PF_SUM_ADD || n_slots == 0 ? 0.0 : slots[s];
+        for (int k = 0; k < n_slots; k++) {
+            double v = slots[(size_t)k * S + s];
+            if (op == PF_SUM_ADD)
+                acc += v;
+            else if (op == PF_SUM_MIN)
+                acc = v < acc ? v : acc;
+            else
+                acc = v > acc ? v : acc;
+        }
+        sums[s] = acc;
+    }
 }

@@ -13,6 +13,11 @@
  *   mean_margin       mean implied reward margin (without a reference: beta*(pi+ - pi-))
  *   loss              mean sigmoid DPO loss -log sigmoid(margin)
  *   by_reason         {reason: {n, win_rate, logprob_win_rate}} from metadata.reason
+ * A reward model (a checkpoint written by algorithm rm) is evaluated by its rewards
+ * instead (the value head at each completion's last token): win_rate is its pairwise
+ * accuracy (r+ > r-, ties half), mean_margin the mean r+ - r- (raw rewards), loss the
+ * Bradley-Terry loss -log sigmoid(r+ - r-); logprob_win_rate still compares the LM
+ * head's log-probs; "reward_model": true marks such a report.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -37,7 +42,9 @@ static const char USAGE[] =
     "from the implied reward margin against the reference, log-prob win rate, mean margin,\n"
     "DPO loss, and a breakdown by metadata.reason. CKPT / the reference may be run\n"
     "directories (their newest valid checkpoint). Runs under mpirun too; the report does not\n"
-    "depend on the rank count. --beta defaults to the checkpoint's dpo.beta (else 0.1).\n\n"
+    "depend on the rank count. --beta defaults to the checkpoint's dpo.beta (else 0.1).\n"
+    "A reward model (algorithm rm) is scored by its rewards: win_rate is then its pairwise\n"
+    "accuracy r+ > r- and loss the Bradley-Terry loss (no --reference).\n\n"
     "       prefopt-mpi eval --generations FILE --checks CHECKS.json [--checkpoint CKPT]\n"
     "                        [--out report.json]\n\n"
     "Style regressions: scores `generate` output lines with the graders of CHECKS.json\n"
@@ -80,10 +87,16 @@ static int eval_config(const char *ckpt_config, const pf_model *m, const eval_ar
 
 /* Loads policy, tokenizer, optional reference, and the examples. */
 static int eval_load(const eval_args *a, pf_model **policy, pf_model **ref, pf_tokenizer **tok,
-                     pf_config *cfg, pf_dataset *ds)
+                     pf_config *cfg, pf_dataset *ds, int *is_rm)
 {
     pf_checkpoint_meta meta = {0};
     int rc = pf_checkpoint_read_model_at(a->checkpoint, 0, policy, &meta, NULL);
+    *is_rm = !rc && strcmp(meta.algorithm, "rm") == 0 && pf_model_get_config(*policy)->value_head;
+    if (!rc && *is_rm && a->reference)
+        rc = pf_fail(PF_ERR_USAGE,
+                     "--reference: %s is a reward model (algorithm rm), scored "
+                     "by its rewards without a reference",
+                     a->checkpoint);
     if (!rc)
         rc = pf_checkpoint_read_tokenizer(a->checkpoint, tok);
     if (!rc && a->reference)
@@ -135,7 +148,8 @@ static void add_by_reason(cJSON *report, const pair_result *r, int n)
 }
 
 /* The report object from the per-pair results. */
-static cJSON *build_report(const pair_result *r, int n, double beta, int has_ref, int dropped)
+static cJSON *build_report(const pair_result *r, int n, double beta, int has_ref, int dropped,
+                           int is_rm)
 {
     double w = 0, lw = 0, margin = 0, loss = 0;
     for (int i = 0; i < n; i++) {
@@ -151,15 +165,17 @@ static cJSON *build_report(const pair_result *r, int n, double beta, int has_ref
     cJSON_AddNumberToObject(rep, "logprob_win_rate", lw / n);
     cJSON_AddNumberToObject(rep, "mean_margin", margin / n);
     cJSON_AddNumberToObject(rep, "loss", loss / n);
-    cJSON_AddNumberToObject(rep, "beta", beta);
+    if (!is_rm)
+        cJSON_AddNumberToObject(rep, "beta", beta);
     cJSON_AddBoolToObject(rep, "has_reference", has_ref);
+    cJSON_AddBoolToObject(rep, "reward_model", is_rm);
     add_by_reason(rep, r, n);
     return rep;
 }
 
 /* Scores every pair and, on rank 0, prints and writes the report. */
 static int eval_run(const eval_args *a, pf_model *policy, pf_model *ref, pf_config *cfg,
-                    pf_dataset *ds)
+                    pf_dataset *ds, int is_rm)
 {
     const size_t cells = (size_t)ds->n * 2 * PF_SCORE_FIELDS;
     const int chunk = a->micro ? atoi(a->micro) : 8;
@@ -174,20 +190,25 @@ static int eval_run(const eval_args *a, pf_model *policy, pf_model *ref, pf_conf
         rc = pf_score_dataset(policy, NULL, ds, chunk, pol);
     if (!rc && ref)
         rc = pf_score_dataset(ref, NULL, ds, chunk, rs);
+    if (!rc && is_rm) /* rs: the rewards (PF_SCORE_SUM) */
+        rc = pf_score_dataset_values(policy, NULL, ds, chunk, rs);
     for (int i = 0; i < ds->n && !rc; i++) {
         const double *p = pol + (size_t)i * 2 * PF_SCORE_FIELDS,
                      *q = rs + (size_t)i * 2 * PF_SCORE_FIELDS;
         res[i].lp_margin = p[PF_SCORE_SUM] - p[PF_SCORE_FIELDS + PF_SCORE_SUM];
         res[i].margin =
             beta * (res[i].lp_margin - (q[PF_SCORE_SUM] - q[PF_SCORE_FIELDS + PF_SCORE_SUM]));
+        if (is_rm)
+            res[i].margin = q[PF_SCORE_SUM] - q[PF_SCORE_FIELDS + PF_SCORE_SUM];
         res[i].reason = ds->ex[i].reason;
     }
     if (!rc && pf_dist_rank() == 0) {
-        cJSON *rep = build_report(res, ds->n, beta, ref != NULL, ds->dropped);
+        cJSON *rep = build_report(res, ds->n, beta, ref != NULL, ds->dropped, is_rm);
         char *text = cJSON_Print(rep);
-        printf("eval: %d pairs | win_rate %.3f | logprob_win_rate %.3f | mean_margin %.4f | "
+        printf("eval: %d pairs%s | win_rate %.3f | logprob_win_rate %.3f | mean_margin %.4f | "
                "loss %.4f\n",
-               ds->n, cJSON_GetObjectItem(rep, "win_rate")->valuedouble,
+               ds->n, is_rm ? " (reward model: win_rate = reward accuracy)" : "",
+               cJSON_GetObjectItem(rep, "win_rate")->valuedouble,
                cJSON_GetObjectItem(rep, "logprob_win_rate")->valuedouble,
                cJSON_GetObjectItem(rep, "mean_margin")->valuedouble,
                cJSON_GetObjectItem(rep, "loss")->valuedouble);
@@ -236,9 +257,10 @@ int pf_cmd_eval(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     pf_dataset ds;
     memset(&ds, 0, sizeof ds);
-    rc = pf_dist_agree(eval_load(&a, &policy, &ref, &tok, &cfg, &ds));
+    int is_rm = 0;
+    rc = pf_dist_agree(eval_load(&a, &policy, &ref, &tok, &cfg, &ds, &is_rm));
     if (!rc)
-        rc = pf_dist_agree(eval_run(&a, policy, ref, &cfg, &ds));
+        rc = pf_dist_agree(eval_run(&a, policy, ref, &cfg, &ds, is_rm));
     pf_dataset_free(&ds);
     pf_config_free(&cfg);
     pf_tokenizer_free(tok);

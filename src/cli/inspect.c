@@ -4,7 +4,8 @@
  * Loads a checkpoint (for a run folder: its newest readable one) exactly as training
  * and evaluation would, so a file that inspect accepts is a file they accept, and
  * describes it: metadata, architecture, parameter count and digest, and the tensor
- * table. --json prints one JSON object (the contract keys of DESIGN.md section 2).
+ * table. --json prints one JSON object (the contract keys of DESIGN.md section 2, plus
+ * reward_norm_mean / reward_norm_std / reward_norm_n when the file has /reward).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ typedef struct {
     int has_optimizer;
     int64_t optimizer_step;
     char sha[65];
+    int has_reward_norm; /* /reward present (reward models) */
+    pf_reward_norm reward_norm;
 } inspect_info;
 
 /* Formats a tensor shape as "[a, b]". */
@@ -63,6 +66,9 @@ static void print_table(const inspect_info *info)
         printf("optimizer      yes (step %lld)\n", (long long)info->optimizer_step);
     else
         printf("optimizer      no\n");
+    if (info->has_reward_norm)
+        printf("reward_norm    mean %.6g, std %.6g (over %lld rewards)\n", info->reward_norm.mean,
+               info->reward_norm.std, (long long)info->reward_norm.n);
     printf("n_params       %zu\n", pf_model_num_params(info->model));
     printf("params_sha256  %s\n\n", info->sha);
     printf("%-32s %-14s %12s\n", "tensor", "shape", "numel");
@@ -125,6 +131,11 @@ static int add_scalars(cJSON *obj, const inspect_info *info)
         ok = cJSON_AddNumberToObject(obj, num_keys[i].key, num_keys[i].value) != NULL;
     ok = ok && cJSON_AddBoolToObject(obj, "value_head", c->value_head);
     ok = ok && cJSON_AddBoolToObject(obj, "has_optimizer", info->has_optimizer);
+    if (info->has_reward_norm) {
+        ok = ok && cJSON_AddNumberToObject(obj, "reward_norm_mean", info->reward_norm.mean);
+        ok = ok && cJSON_AddNumberToObject(obj, "reward_norm_std", info->reward_norm.std);
+        ok = ok && cJSON_AddNumberToObject(obj, "reward_norm_n", (double)info->reward_norm.n);
+    }
     return ok;
 }
 
@@ -154,6 +165,8 @@ static int gather(const char *path, inspect_info *info)
     if (rc != PF_OK)
         return rc;
     rc = pf_checkpoint_probe_optimizer(info->file, &info->has_optimizer, &info->optimizer_step);
+    if (rc == PF_OK)
+        rc = pf_checkpoint_read_reward_norm(info->file, &info->reward_norm, &info->has_reward_norm);
     pf_model_params_sha256(info->model, info->sha);
     return rc;
 }

@@ -7,6 +7,7 @@
  * before outputs (an output's tool messages may answer the input's calls). Each output
  * sees the input's call ids plus its own: r->call_ids is trimmed back after each.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,12 @@ static const char *const DPO_KEYS[] = {"input",
                                        "preferred_completion",
                                        "non_preferred_completion",
                                        "metadata",
+                                       "margin",
                                        NULL};
 static const char *const INPUT_KEYS[] = {"messages", "tools", "parallel_tool_calls", NULL};
 static const char *const SFT_KEYS[] = {"messages", "tools", "parallel_tool_calls", "metadata",
                                        NULL};
-static const char *const TRL_KEYS[] = {"prompt", "chosen", "rejected", "metadata", NULL};
+static const char *const TRL_KEYS[] = {"prompt", "chosen", "rejected", "metadata", "margin", NULL};
 
 const char *pd_type_name(const pj_doc *d, uint32_t i)
 {
@@ -266,6 +268,32 @@ static void check_metadata(pd_run *r, pf_record *rec)
     }
 }
 
+/* Checks the optional top-level "margin" of a preference pair (the reward-model margin,
+ * rm.use_margin): a finite JSON number; keeps it (0 when absent or null). */
+static void check_margin(pd_run *r, pf_record *rec)
+{
+    const pj_doc *d = &r->doc;
+    uint32_t m = pj_get(d, 0, "margin");
+    if (!m || d->nodes[m].type == PJ_NULL)
+        return;
+    if (d->nodes[m].type != PJ_NUMBER) {
+        pd_error(r, PD_WRONG_TYPE, "margin: expected a number, got %s", pd_type_name(d, m));
+        return;
+    }
+    char num[64] = "";
+    size_t len = d->nodes[m].len < sizeof num - 1 ? d->nodes[m].len : sizeof num - 1;
+    memcpy(num, d->text + d->nodes[m].start, len);
+    double v = strtod(num, NULL);
+    if (!isfinite(v)) {
+        pd_error(r, PD_WRONG_TYPE, "margin: %s is not a finite number", num);
+        return;
+    }
+    if (rec) {
+        rec->margin = v;
+        rec->has_margin = 1;
+    }
+}
+
 /* Warns when outputs a and b (both present) are token-for-token identical. */
 static void check_identical(pd_run *r, uint32_t a, uint32_t b, const char *na, const char *nb)
 {
@@ -299,6 +327,7 @@ static void check_dpo(pd_run *r, pf_record *rec)
         check_output(r, n, nn, rec ? &rec->rejected : NULL);
     check_identical(r, p, n, np, nn);
     check_metadata(r, rec);
+    check_margin(r, rec);
 }
 
 /* Counts the assistant messages of array msgs with a "weight" of 0. */
@@ -380,6 +409,7 @@ static void check_trl(pd_run *r, pf_record *rec)
     check_trl_side(r, "rejected", rec ? &rec->rejected : NULL, &j);
     check_identical(r, c, j, "chosen", "rejected");
     check_metadata(r, rec);
+    check_margin(r, rec);
     if (rec)
         rec->parallel_tool_calls = 1;
 }

@@ -26,4 +26,7 @@ int pf_checkpoint_write_with(const char *path, const pf_model *model, const pf_a
  * file (prefix it with pf_fail_prefix). Close with H5Fclose. */
 int pf_checkpoint_open(const char *path, hid_t *file);
 
+/* Writes /reward with attributes norm_mean, norm_std (float64) and n (int64). */
+int pf_reward_norm_write_h5(hid_t file, const pf_reward_norm *norm);
+
 #endif

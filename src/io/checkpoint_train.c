@@ -58,6 +58,8 @@ static int write_train_group(hid_t file, const void *ctx)
     H5Gclose(g);
     if (!rc && st->tokenizer)
         rc = pf_tokenizer_write_h5(file, st->tokenizer);
+    if (!rc && st->reward_norm)
+        rc = pf_reward_norm_write_h5(file, st->reward_norm);
     return rc;
 }
 

@@ -162,7 +162,10 @@ static int prep_record(const pf_config *cfg, const pf_tokenizer *tok, const pf_r
                            .weight = seqs[s].weight,
                            .len = (int)seqs[s].ids.len,
                            .prompt_len = seqs[s].prompt_len};
-    return pf_dataset_add(ds, view, n_seq, rec->reason, rec->line);
+    rc = pf_dataset_add(ds, view, n_seq, rec->reason, rec->line);
+    if (!rc)
+        ds->ex[ds->n - 1].margin = rec->margin;
+    return rc;
 }
 
 /* Prints each data problem once (rank 0), as "FILE:LINE: error: <rule>: <detail>". */

@@ -41,7 +41,9 @@ int pf_evaluate(pf_trainer *tr, double *metrics, int *n_metrics, const char **na
         free(table), free(all);
         return rc;
     }
-    rc = pf_score_dataset(tr->policy, tr->ws, ds, (int)tr->cfg->micro_batch, table);
+    rc = tr->algo->uses_values
+             ? pf_score_dataset_values(tr->policy, tr->ws, ds, (int)tr->cfg->micro_batch, table)
+             : pf_score_dataset(tr->policy, tr->ws, ds, (int)tr->cfg->micro_batch, table);
     double sums[PF_ALGO_MAX_SUMS] = {0};
     pf_algo_state st = tr->ast;
     for (int i = 0; i < ds->n; i++)

@@ -28,18 +28,29 @@ typedef struct {
     float *lp;
 } score_buffers;
 
-/* Forward of examples [first, first + n) into out. */
+/* Forward of examples [first, first + n) into out; values: the value head at each
+ * sequence's last token instead of log-prob sums. */
 static int score_chunk(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int first, int n,
-                       score_buffers *b, double *out)
+                       int values, score_buffers *b, double *out)
 {
     const int n_seq = ds->n_seq;
     for (int i = 0; i < n; i++)
         b->ptrs[i] = &ds->ex[first + i];
     int T = pf_examples_pack(b->ptrs, n, n_seq, b->tokens, b->lengths, b->need);
     pf_batch batch = {.tokens = b->tokens, .lengths = b->lengths, .B = n * n_seq, .T = T};
-    pf_forward_out fo = {.logprobs = b->lp, .temperature = 1.0f, .need = b->need};
+    pf_forward_out fo = {.logprobs = values ? NULL : b->lp,
+                         .values = values ? b->lp : NULL,
+                         .temperature = 1.0f,
+                         .need = b->need};
     int rc = pf_model_forward(m, ws, &batch, &fo);
-    for (int i = 0; i < n && !rc; i++)
+    for (int i = 0; i < n && !rc && values; i++)
+        for (int s = 0; s < n_seq; s++) {
+            const int len = ds->ex[first + i].seq[s].len;
+            double *o = out + ((size_t)(first + i) * n_seq + s) * PF_SCORE_FIELDS;
+            o[PF_SCORE_SUM] = o[PF_SCORE_MEAN] = b->lp[(size_t)(i * n_seq + s) * T + len - 1];
+            o[PF_SCORE_COUNT] = 1.0;
+        }
+    for (int i = 0; i < n && !rc && !values; i++)
         for (int s = 0; s < n_seq; s++) {
             double count, sum;
             sum = pf_seq_weighted_logp(&ds->ex[first + i].seq[s],
@@ -52,7 +63,9 @@ static int score_chunk(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int 
     return rc;
 }
 
-int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk, double *out)
+/* pf_score_dataset or, with values, pf_score_dataset_values. */
+static int score_all(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk, int values,
+                     double *out)
 {
     const int n_seq = ds->n_seq, chunks = (ds->n + chunk - 1) / chunk, T = longest(ds);
     const size_t fields = (size_t)ds->n * n_seq * PF_SCORE_FIELDS;
@@ -71,7 +84,7 @@ int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int ch
     memset(out, 0, sizeof(double) * fields);
     for (int c = pf_dist_rank(); c < chunks && !rc; c += pf_dist_size()) {
         int first = c * chunk, n = ds->n - first < chunk ? ds->n - first : chunk;
-        rc = score_chunk(m, ws ? ws : own, ds, first, n, &b, out);
+        rc = score_chunk(m, ws ? ws : own, ds, first, n, values, &b, out);
     }
     rc = pf_dist_agree(rc);
     if (!rc)
@@ -79,4 +92,18 @@ int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int ch
     pf_workspace_free(own);
     free(b.ptrs), free(b.tokens), free(b.lengths), free(b.need), free(b.lp);
     return rc;
+}
+
+int pf_score_dataset(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk, double *out)
+{
+    return score_all(m, ws, ds, chunk, 0, out);
+}
+
+int pf_score_dataset_values(pf_model *m, pf_workspace *ws, const pf_dataset *ds, int chunk,
+                            double *out)
+{
+    if (!pf_model_get_config(m)->value_head)
+        return pf_dist_agree(pf_fail(PF_ERR_USAGE, "scoring rewards: the model has no value head "
+                                                   "(v_head.weight); it is not a reward model"));
+    return score_all(m, ws, ds, chunk, 1, out);
 }

@@ -8,7 +8,8 @@
  *    algorithm's loss gradient, backward; each micro-batch gradient is added to the
  *    exact accumulator (deterministic) or a float sum (train.deterministic = false).
  * 3. One all-reduce of the gradient; an overflowing fixed-point scale repeats the step.
- * 4. Per-micro-batch sums gathered exactly and added in micro-batch order -> metrics.
+ * 4. Per-micro-batch sums gathered exactly and added in micro-batch order (min / max
+ *    where the algorithm says so) -> metrics.
  * 5. l2 pull toward the reference, NaN check, global-norm clipping, AdamW.
  */
 #include <math.h>
@@ -64,7 +65,12 @@ static int run_micro_batch(pf_trainer *tr, int k, float *float_sum)
     int T = pf_examples_pack(ex, M, n_seq, tr->tokens, tr->lengths, tr->need);
     pf_batch b = {.tokens = tr->tokens, .lengths = tr->lengths, .B = M * n_seq, .T = T};
     int rc = tr->reference ? reference_micro_batch(tr, ex, M, &b) : PF_OK;
-    pf_forward_out out = {.logprobs = tr->logprobs, .temperature = 1.0f, .need = tr->need};
+    /* an algorithm on the value head (rm) gets values in the log-prob buffers */
+    const int values = tr->algo->uses_values;
+    pf_forward_out out = {.logprobs = values ? NULL : tr->logprobs,
+                          .values = values ? tr->logprobs : NULL,
+                          .temperature = 1.0f,
+                          .need = tr->need};
     if (!rc)
         rc = pf_model_forward(tr->policy, tr->ws, &b, &out);
     if (rc)
@@ -72,7 +78,8 @@ static int run_micro_batch(pf_trainer *tr, int k, float *float_sum)
     tr->algo->micro_batch(&tr->ast, ex, M, tr->logprobs, T, tr->dlogprobs,
                           tr->slots + (size_t)k * tr->algo->n_sums);
     pf_model_zero_grads(tr->policy);
-    rc = pf_model_backward(tr->policy, tr->ws, tr->dlogprobs, NULL);
+    rc = pf_model_backward(tr->policy, tr->ws, values ? NULL : tr->dlogprobs,
+                           values ? tr->dlogprobs : NULL);
     if (rc)
         return rc;
     const float *g = pf_model_grads(tr->policy);
@@ -114,9 +121,7 @@ static int step_metrics(pf_trainer *tr, double *loss)
     if (rc)
         return rc;
     double sums[PF_ALGO_MAX_SUMS] = {0};
-    for (int k = 0; k < K; k++)
-        for (int s = 0; s < S; s++)
-            sums[s] += tr->slots[(size_t)k * S + s];
+    pf_algo_combine_slots(tr->algo, tr->slots, K, sums);
     tr->algo->finalize(&tr->ast, sums, tr->metric_values);
     tr->n_metrics = tr->algo->n_metrics;
     for (int i = 0; i < tr->n_metrics; i++)

@@ -62,7 +62,7 @@ static int load_policy(pf_trainer *tr, int vocab_size)
 static int load_reference(pf_trainer *tr)
 {
     const pf_config *c = tr->cfg;
-    if (tr->algo->n_seq != 2)
+    if (tr->algo->n_seq != 2 || tr->algo == &pf_algo_rm)
         return PF_OK;
     int rc;
     if (strcmp(c->dpo_reference, "init") == 0) {
@@ -183,13 +183,17 @@ static int resume_from(pf_trainer *tr)
     return rc;
 }
 
-/* Rank 0: writes RUN_DIR/checkpoints/step-N.h5 and prunes old ones. */
+/* Rank 0: writes RUN_DIR/checkpoints/step-N.h5 and prunes old ones. An RM checkpoint
+ * carries the reward normalisation of its own weights (measured on every rank first). */
 static int save_checkpoint(pf_trainer *tr)
 {
-    if (tr->rank != 0)
-        return PF_OK;
+    pf_reward_norm norm;
+    const int rm = tr->algo == &pf_algo_rm;
+    int rc = rm ? pf_rm_norm_stats(tr, &norm) : PF_OK;
+    if (rc || tr->rank != 0)
+        return rc;
     char path[PF_PATH_MAX + 64];
-    int rc = pf_checkpoint_step_path(tr->cfg->run_dir, tr->step, path, sizeof path);
+    rc = pf_checkpoint_step_path(tr->cfg->run_dir, tr->step, path, sizeof path);
     pf_checkpoint_meta meta = {
         .step = tr->step, .world_size = tr->world, .config_json = tr->cfg->resolved_json};
     snprintf(meta.algorithm, sizeof meta.algorithm, "%s", tr->algo->name);
@@ -200,6 +204,7 @@ static int save_checkpoint(pf_trainer *tr)
     if (tr->acc)
         st.scales = pf_exact_accum_exponents(tr->acc, &st.n_scales);
     st.tokenizer = tr->tokenizer;
+    st.reward_norm = rm ? &norm : NULL;
     if (!rc)
         rc = pf_checkpoint_write_train(path, tr->policy, tr->opt, &meta, &st);
     if (!rc)
@@ -268,8 +273,11 @@ static void print_progress(const pf_trainer *tr, const char *const *names, const
     printf("step %lld/%lld | epoch %.2f | loss %.4f", (long long)tr->step,
            (long long)tr->total_steps, epoch, v[0]);
     double acc = find_metric(names, v, n, "rewards/accuracies");
+    double rm_acc = find_metric(names, v, n, "accuracy"); /* rm */
     if (acc == acc)
         printf(" | acc %.3f | margin %.3f", acc, find_metric(names, v, n, "rewards/margins"));
+    else if (rm_acc == rm_acc)
+        printf(" | acc %.3f | margin %.3f", rm_acc, find_metric(names, v, n, "margin"));
     printf(" | %.0f tok/s | elapsed %s | ETA %s\n", find_metric(names, v, n, "tokens_per_s"), el,
            et);
     fflush(stdout);
@@ -345,6 +353,8 @@ static int setup(pf_trainer *tr, int resume, pf_tokenizer **tok)
         rc = pf_dist_agree(load_data(tr, tok));
     if (!rc)
         rc = pf_dist_agree(load_policy(tr, pf_tokenizer_vocab_size(*tok)));
+    if (!rc && tr->algo == &pf_algo_rm)
+        rc = pf_dist_agree(pf_rm_prepare_policy(tr));
     if (!rc)
         rc = pf_dist_agree(load_reference(tr));
     if (!rc)

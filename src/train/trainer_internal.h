@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "prefopt/algo.h"
+#include "prefopt/checkpoint.h"
 #include "prefopt/config.h"
 #include "prefopt/dist.h"
 #include "prefopt/examples.h"
@@ -59,6 +60,15 @@ typedef struct {
 /* reference.c */
 int pf_reference_logps(pf_trainer *tr, pf_dataset *ds);
 int pf_evaluate(pf_trainer *tr, double *metrics, int *n_metrics, const char **names);
+
+/* rm_train.c (algorithm rm): adds a value head to a policy loaded without one; the
+ * reward normalisation over rm.norm_data (collective; identical on every rank); the
+ * mean and population std of the 2 * n_pairs rewards of a pf_score_dataset_values
+ * table; the value-head initialisation (N(0, 1/(D+1)) weights keyed by seed, zero bias). */
+int pf_rm_prepare_policy(pf_trainer *tr);
+int pf_rm_norm_stats(pf_trainer *tr, pf_reward_norm *norm);
+void pf_rm_norm_from_values(const double *table, int n_pairs, pf_reward_norm *norm);
+void pf_rm_init_value_head(pf_model *m, uint64_t seed);
 
 /* step.c: one optimizer step (tr->step -> tr->step + 1), metrics into tr->metric_*. */
 int pf_train_step(pf_trainer *tr);
