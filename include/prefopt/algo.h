@@ -48,7 +48,8 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    int n_seq; /* sequences per example */
+    int n_seq;  /* sequences per example */
+    int online; /* 1: ppo / grpo (rollouts; the trainer's online path, online_internal.h) */
     int n_sums;
     int n_metrics;
     const char *const *metric_names; /* TRL names, e.g. "rewards/chosen" */
@@ -71,6 +72,8 @@ extern const pf_algo_ops pf_algo_rm;
 /* Combines n_slots per-micro-batch slots ([n_slots][algo->n_sums], micro-batch order)
  * into sums[algo->n_sums] by algo->sum_ops: adds in slot order, or min / max. */
 void pf_algo_combine_slots(const pf_algo_ops *algo, const double *slots, int n_slots, double *sums);
+extern const pf_algo_ops pf_algo_ppo;
+extern const pf_algo_ops pf_algo_grpo;
 
 /* The algorithm named by cfg->algorithm, with its state initialised from cfg; NULL
  * (and an error naming the key) when unknown. */

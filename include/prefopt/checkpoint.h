@@ -83,6 +83,13 @@ typedef struct {
     int32_t *scales;                      /* owned: freed by pf_train_state_clear */
     const struct pf_tokenizer *tokenizer; /* written as /tokenizer when non-NULL (not read) */
     const struct pf_reward_norm *reward_norm; /* written as /reward when non-NULL (rm) */
+    /* online algorithms (ppo, grpo) */
+    double kl_coef;               /* the KL coefficient for the next step (/train attr kl_coef) */
+    int has_kl_coef;              /* read: whether the attribute was present; write: write it */
+    const pf_model *critic;       /* written as /critic when non-NULL (not read: see below) */
+    const pf_adamw *critic_opt;   /* its AdamW state, with critic */
+    const int32_t *critic_scales; /* its exact-sum scale exponents, with critic */
+    int n_critic_scales;
 } pf_train_state;
 
 void pf_train_state_clear(pf_train_state *st);
@@ -107,6 +114,11 @@ typedef struct pf_reward_norm {
  * *present = 0 and mean 0, std 1, n 0. A /reward with a missing or non-finite
  * attribute, or std <= 0, is PF_ERR_USAGE naming the file and the attribute. */
 int pf_checkpoint_read_reward_norm(const char *file, pf_reward_norm *norm, int *present);
+/* Reads /critic of a PPO training checkpoint into critic (parameters), opt (AdamW
+ * moments and step) and scales[n_scales] (exact-sum exponents). critic and opt must have
+ * the shapes of the critic that was written. PF_ERR_USAGE naming the file and tensor. */
+int pf_checkpoint_read_critic(const char *path, pf_model *critic, pf_adamw *opt, int32_t *scales,
+                              int n_scales);
 
 /* Reads the /tokenizer a checkpoint carries; path may be a run directory (its newest
  * valid checkpoint). PF_ERR_USAGE naming the file when it has none. */

@@ -24,6 +24,11 @@ int pf_prep_tokenizer(const pf_config *cfg, pf_tokenizer **out);
 int pf_prep_examples(const pf_config *cfg, const pf_tokenizer *tok, const char *path, int n_seq,
                      pf_dataset *ds);
 
+/* Reads and validates every record of path in format fmt into set (zeroed before),
+ * printing each data problem once on rank 0; PF_ERR_DATA with a summary line when the
+ * file holds errors. */
+int pf_prep_records(const char *path, pf_data_format fmt, pf_record_set *set);
+
 /* Renders the prompt of record rec (its messages and tools, then the assistant header)
  * and tokenizes it exactly as training does; ids are appended to out after clearing. */
 int pf_prep_prompt_ids(const pf_tokenizer *tok, const pf_record *rec, pf_token_ids *out);

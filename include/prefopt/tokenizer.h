@@ -68,6 +68,12 @@ int pf_tokenizer_encode(const pf_tokenizer *tok, const char *text, size_t len, i
 int pf_tokenizer_decode(const pf_tokenizer *tok, const int32_t *ids, size_t n, char **text,
                         size_t *len);
 
+/* Like pf_tokenizer_decode, then every byte that does not start a valid UTF-8 sequence
+ * (a generated token sequence can end inside a character) becomes U+FFFD, as Python's
+ * bytes.decode(errors="replace") does for single bytes: text fit for graders and JSON. */
+int pf_tokenizer_decode_lossy(const pf_tokenizer *tok, const int32_t *ids, size_t n, char **text,
+                              size_t *len);
+
 /* One more than the largest id (ids below it may be unused in sparse vocabularies). */
 int32_t pf_tokenizer_vocab_size(const pf_tokenizer *tok);
 

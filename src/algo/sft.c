@@ -76,6 +76,11 @@ const pf_algo_ops pf_algo_sft = {
     .score_example = sft_score_example,
 };
 
+/* The online algorithms: the trainer runs them through its rollout path
+ * (src/train/online_*.c, on rl_math.h); only their names are needed here. */
+const pf_algo_ops pf_algo_ppo = {.name = "ppo", .n_seq = 1, .online = 1};
+const pf_algo_ops pf_algo_grpo = {.name = "grpo", .n_seq = 1, .online = 1};
+
 const pf_algo_ops *pf_algo_select(const pf_config *cfg, pf_algo_state *st)
 {
     memset(st, 0, sizeof *st);
@@ -92,7 +97,12 @@ const pf_algo_ops *pf_algo_select(const pf_config *cfg, pf_algo_state *st)
         return &pf_algo_dpo;
     if (strcmp(cfg->algorithm, "rm") == 0)
         return &pf_algo_rm;
-    pf_fail(PF_ERR_USAGE, "algorithm: \"%s\" is not supported (sft, dpo, rm)", cfg->algorithm);
+    if (strcmp(cfg->algorithm, "ppo") == 0)
+        return &pf_algo_ppo;
+    if (strcmp(cfg->algorithm, "grpo") == 0)
+        return &pf_algo_grpo;
+    pf_fail(PF_ERR_USAGE, "algorithm: \"%s\" is not supported (sft, dpo, rm, ppo, grpo)",
+            cfg->algorithm);
     return NULL;
 }
 

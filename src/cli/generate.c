@@ -214,7 +214,7 @@ static int write_line(const gen_run *g, size_t i, FILE *fp, int32_t *ids)
         keep--; /* the stop token is not part of the text */
     char *text = NULL;
     size_t len = 0;
-    int rc = pf_tokenizer_decode(g->tok, ids, (size_t)keep, &text, &len);
+    int rc = pf_tokenizer_decode_lossy(g->tok, ids, (size_t)keep, &text, &len);
     if (rc)
         return rc;
     const pf_record *rec = &g->records.items[i];

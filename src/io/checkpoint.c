@@ -78,8 +78,7 @@ static int write_tensors(hid_t group, const pf_model *model, const float *buf)
     return rc;
 }
 
-/* Creates a group under loc, fills it with buf's tensors and closes it. */
-static int write_tensor_group(hid_t loc, const char *name, const pf_model *model, const float *buf)
+int pf_ckpt_write_tensor_group(hid_t loc, const char *name, const pf_model *model, const float *buf)
 {
     hid_t group;
     int rc = pf_h5_create_group(loc, name, &group);
@@ -100,7 +99,7 @@ static int write_model(hid_t file, const pf_model *model)
         return rc;
     rc = write_model_attrs(group, pf_model_get_config(model));
     if (rc == PF_OK)
-        rc = write_tensor_group(group, "params", model, pf_model_params_const(model));
+        rc = pf_ckpt_write_tensor_group(group, "params", model, pf_model_params_const(model));
     if (H5Gclose(group) < 0 && rc == PF_OK)
         rc = pf_fail(PF_ERR_RUNTIME, "model: cannot close group");
     return rc;
@@ -123,9 +122,9 @@ static int write_optimizer(hid_t file, const pf_model *model, const pf_adamw *op
     if (rc == PF_OK)
         rc = pf_h5_write_f64_attr(group, "weight_decay", opt->cfg.weight_decay);
     if (rc == PF_OK)
-        rc = write_tensor_group(group, "m", model, opt->m);
+        rc = pf_ckpt_write_tensor_group(group, "m", model, opt->m);
     if (rc == PF_OK)
-        rc = write_tensor_group(group, "v", model, opt->v);
+        rc = pf_ckpt_write_tensor_group(group, "v", model, opt->v);
     if (H5Gclose(group) < 0 && rc == PF_OK)
         rc = pf_fail(PF_ERR_RUNTIME, "optimizer: cannot close group");
     return rc;

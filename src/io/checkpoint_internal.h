@@ -28,5 +28,20 @@ int pf_checkpoint_open(const char *path, hid_t *file);
 
 /* Writes /reward with attributes norm_mean, norm_std (float64) and n (int64). */
 int pf_reward_norm_write_h5(hid_t file, const pf_reward_norm *norm);
+/* Creates group name under loc holding one float32 dataset per tensor of model, with
+ * values from buf (the parameters or an optimizer moment: same layout), and closes it. */
+int pf_ckpt_write_tensor_group(hid_t loc, const char *name, const pf_model *model,
+                               const float *buf);
+
+/* Reads every tensor of model from group (whose layout mirrors the parameters) into
+ * buf; label names the group in messages ("tensor ", "optimizer m/"...). */
+int pf_ckpt_read_tensors(hid_t group, const pf_model *model, const char *label, float *buf);
+
+/* Writes the int32 dataset name [n] into group (messages say /train/NAME). */
+int pf_ckpt_write_i32(hid_t group, const char *name, const int32_t *data, int n);
+
+/* Writes /critic: params/, optimizer m/ and v/ (attr step) and scale_exponents. */
+int pf_ckpt_write_critic(hid_t file, const pf_model *critic, const pf_adamw *opt,
+                         const int32_t *scales, int n_scales);
 
 #endif

@@ -129,9 +129,7 @@ static int read_model_attrs(hid_t group, pf_model_config *cfg)
     return rc;
 }
 
-/* Reads every tensor of model from group (whose layout mirrors the parameters) into
- * buf; label names the group in messages ("tensor", "optimizer m/"...). */
-static int read_tensors(hid_t group, const pf_model *model, const char *label, float *buf)
+int pf_ckpt_read_tensors(hid_t group, const pf_model *model, const char *label, float *buf)
 {
     char what[PF_TENSOR_NAME_MAX + 64];
     int rc = PF_OK;
@@ -187,7 +185,7 @@ static int read_model_group(hid_t file, int with_grads, pf_model **out)
     if (rc == PF_OK)
         rc = pf_model_create(&cfg, with_grads, &model);
     if (rc == PF_OK)
-        rc = read_tensors(params, model, "tensor ", pf_model_params(model));
+        rc = pf_ckpt_read_tensors(params, model, "tensor ", pf_model_params(model));
     if (rc == PF_OK)
         rc = check_no_extra(params, model, "/model/params");
     if (params >= 0)
@@ -324,9 +322,9 @@ static int read_optimizer_group(hid_t file, optimizer_request *req)
     if (rc == PF_OK)
         rc = pf_h5_open_group(group, "v", &v);
     if (rc == PF_OK)
-        rc = read_tensors(m, req->model, "optimizer m/", req->opt->m);
+        rc = pf_ckpt_read_tensors(m, req->model, "optimizer m/", req->opt->m);
     if (rc == PF_OK)
-        rc = read_tensors(v, req->model, "optimizer v/", req->opt->v);
+        rc = pf_ckpt_read_tensors(v, req->model, "optimizer v/", req->opt->v);
     if (rc == PF_OK)
         req->opt->step = step;
     if (v >= 0)

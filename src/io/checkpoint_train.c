@@ -19,8 +19,7 @@ void pf_train_state_clear(pf_train_state *st)
     memset(st, 0, sizeof *st);
 }
 
-/* Writes the int32 dataset name [n] into group. */
-static int write_i32(hid_t group, const char *name, const int32_t *data, int n)
+int pf_ckpt_write_i32(hid_t group, const char *name, const int32_t *data, int n)
 {
     hsize_t dims[1] = {(hsize_t)n};
     hid_t space = H5Screate_simple(1, dims, NULL);
@@ -54,8 +53,13 @@ static int write_train_group(hid_t file, const void *ctx)
     if (!rc)
         rc = pf_h5_write_str_attr(g, "reference_sha256", st->reference_sha256);
     if (!rc)
-        rc = write_i32(g, "scale_exponents", st->scales, st->n_scales);
+        rc = pf_ckpt_write_i32(g, "scale_exponents", st->scales, st->n_scales);
+    if (!rc && st->has_kl_coef)
+        rc = pf_h5_write_f64_attr(g, "kl_coef", st->kl_coef);
     H5Gclose(g);
+    if (!rc && st->critic)
+        rc = pf_ckpt_write_critic(file, st->critic, st->critic_opt, st->critic_scales,
+                                  st->n_critic_scales);
     if (!rc && st->tokenizer)
         rc = pf_tokenizer_write_h5(file, st->tokenizer);
     if (!rc && st->reward_norm)
@@ -92,6 +96,18 @@ static int read_scales(hid_t g, pf_train_state *st)
     return rc;
 }
 
+/* Reads an optional float64 attribute; returns 1 when present. */
+static int read_f64_attr(hid_t g, const char *name, double *out)
+{
+    if (H5Aexists(g, name) <= 0)
+        return 0;
+    hid_t a = H5Aopen(g, name, H5P_DEFAULT);
+    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, out) >= 0;
+    if (a >= 0)
+        H5Aclose(a);
+    return ok;
+}
+
 /* Reads the attributes and scales of an open /train group. */
 static int read_train_group(hid_t g, pf_train_state *st)
 {
@@ -105,13 +121,10 @@ static int read_train_group(hid_t g, pf_train_state *st)
     if (!rc && sha)
         snprintf(st->reference_sha256, sizeof st->reference_sha256, "%s", sha);
     free(sha);
-    if (!rc) {
-        hid_t a = H5Aopen(g, "lr", H5P_DEFAULT);
-        if (a >= 0) {
-            H5Aread(a, H5T_NATIVE_DOUBLE, &st->lr);
-            H5Aclose(a);
-        }
-    }
+    if (!rc)
+        read_f64_attr(g, "lr", &st->lr);
+    if (!rc)
+        st->has_kl_coef = read_f64_attr(g, "kl_coef", &st->kl_coef);
     return rc ? rc : read_scales(g, st);
 }
 

@@ -321,3 +321,49 @@ int pf_tokenizer_decode(const pf_tokenizer *tok, const int32_t *ids, size_t n, c
     *len = k;
     return PF_OK;
 }
+
+/* Rewrites text[0..*len) (malloc'ed) with each byte that does not start a valid UTF-8
+ * sequence replaced by U+FFFD; returns PF_OK or PF_ERR_RUNTIME (text unchanged). */
+static int replace_invalid_utf8(char **text, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)*text;
+    size_t n = *len, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t ok = pf_utf8_check(s + i, n - i);
+        if (ok == n - i)
+            break;
+        i += ok;
+        bad++;
+    }
+    if (bad == 0)
+        return PF_OK;
+    char *out = malloc(n + 2 * bad + 1);
+    if (!out)
+        return pf_fail(PF_ERR_RUNTIME, "decode: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t ok = pf_utf8_check(s + i, n - i);
+        memcpy(out + k, s + i, ok);
+        k += ok, i += ok;
+        if (i < n) {
+            memcpy(out + k, "\xEF\xBF\xBD", 3);
+            k += 3, i++;
+        }
+    }
+    out[k] = '\0';
+    free(*text);
+    *text = out;
+    *len = k;
+    return PF_OK;
+}
+
+int pf_tokenizer_decode_lossy(const pf_tokenizer *tok, const int32_t *ids, size_t n, char **text,
+                              size_t *len)
+{
+    int rc = pf_tokenizer_decode(tok, ids, n, text, len);
+    if (!rc && (rc = replace_invalid_utf8(text, len)) != PF_OK) {
+        free(*text);
+        *text = NULL;
+    }
+    return rc;
+}

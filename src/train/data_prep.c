@@ -177,6 +177,21 @@ static void report_problem(const pf_data_diag *diag, void *user)
         fprintf(stderr, "%s\n", pf_data_diag_format(diag, line, sizeof line));
 }
 
+int pf_prep_records(const char *path, pf_data_format fmt, pf_record_set *set)
+{
+    pf_data_options opts;
+    pf_data_summary summary;
+    pf_data_options_init(&opts);
+    opts.report = report_problem;
+    int rc = pf_data_load_file(path, fmt, &opts, set, &summary);
+    if (rc == PF_ERR_DATA && summary.errors > 0) /* each was printed by report_problem */
+        pf_fail(PF_ERR_DATA,
+                "prefopt-mpi: error: %s: %ld data error(s) reported above; "
+                "nothing was computed",
+                path, summary.errors);
+    return rc;
+}
+
 /* The data format of the config for an algorithm with n_seq sequences per example. */
 static int choose_format(const pf_config *cfg, int n_seq, pf_data_format *fmt)
 {
@@ -197,7 +212,6 @@ int pf_prep_examples(const pf_config *cfg, const pf_tokenizer *tok, const char *
                      pf_dataset *ds)
 {
     pf_data_format fmt;
-    pf_data_options opts;
     pf_record_set set = {0};
     pf_chat chat;
     token_seq seqs[2];
@@ -206,15 +220,7 @@ int pf_prep_examples(const pf_config *cfg, const pf_tokenizer *tok, const char *
     int rc = choose_format(cfg, n_seq, &fmt);
     if (rc)
         return rc;
-    pf_data_options_init(&opts);
-    opts.report = report_problem;
-    pf_data_summary summary;
-    rc = pf_data_load_file(path, fmt, &opts, &set, &summary);
-    if (rc == PF_ERR_DATA && summary.errors > 0) /* each was printed by report_problem */
-        pf_fail(PF_ERR_DATA,
-                "prefopt-mpi: error: %s: %ld data error(s) reported above; "
-                "nothing was computed",
-                path, summary.errors);
+    rc = pf_prep_records(path, fmt, &set);
     pf_chat_init(&chat);
     for (size_t i = 0; i < set.n && !rc; i++)
         rc = prep_record(cfg, tok, &set.items[i], n_seq, &chat, seqs, ds);

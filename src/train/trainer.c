@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "online_internal.h"
 #include "prefopt/checkpoint.h"
 #include "prefopt/data_prep.h"
 #include "prefopt/error.h"
@@ -62,10 +63,10 @@ static int load_policy(pf_trainer *tr, int vocab_size)
 static int load_reference(pf_trainer *tr)
 {
     const pf_config *c = tr->cfg;
-    if (tr->algo->n_seq != 2 || tr->algo == &pf_algo_rm)
+    if ((tr->algo->n_seq != 2 && !tr->algo->online) || tr->algo == &pf_algo_rm)
         return PF_OK;
     int rc;
-    if (strcmp(c->dpo_reference, "init") == 0) {
+    if (tr->algo->online || strcmp(c->dpo_reference, "init") == 0) {
         rc = pf_model_create(pf_model_get_config(tr->policy), 0, &tr->reference);
         if (!rc)
             memcpy(pf_model_params(tr->reference), pf_model_params(tr->policy),
@@ -87,7 +88,10 @@ static int load_reference(pf_trainer *tr)
 static int allocate_buffers(pf_trainer *tr)
 {
     const pf_config *c = tr->cfg;
-    const int rows = (int)c->micro_batch * tr->algo->n_seq, T = (int)c->max_length;
+    const int rows = (int)c->micro_batch * tr->algo->n_seq;
+    const int64_t R =
+        strcmp(c->algorithm, "ppo") == 0 ? c->ppo_response_length : c->grpo_max_completion;
+    const int T = (int)(tr->algo->online ? c->max_prompt_length + R : c->max_length);
     const size_t cells = (size_t)rows * (size_t)T;
     pf_adamw_config ac = {(float)c->betas[0], (float)c->betas[1], (float)c->eps,
                           (float)c->weight_decay};
@@ -120,6 +124,8 @@ static int load_data(pf_trainer *tr, pf_tokenizer **tok)
     const pf_config *c = tr->cfg;
     int rc = pf_prep_tokenizer(c, tok);
     tr->tokenizer = *tok;
+    if (!rc && tr->algo->online)
+        return pf_online_load_data(tr);
     if (!rc)
         rc = pf_prep_examples(c, *tok, c->data_train, tr->algo->n_seq, &tr->train);
     if (!rc && c->data_eval[0])
@@ -157,6 +163,8 @@ static int resume_from(pf_trainer *tr)
                      file, st.reference_sha256, tr->reference_sha256);
     if (!rc)
         rc = pf_checkpoint_read_optimizer(file, tr->policy, tr->opt);
+    if (!rc && tr->online)
+        rc = pf_online_resume(tr, file, &st);
     if (!rc && tr->acc) {
         int n = 0;
         int32_t *scales = pf_exact_accum_exponents(tr->acc, &n);
@@ -205,6 +213,8 @@ static int save_checkpoint(pf_trainer *tr)
         st.scales = pf_exact_accum_exponents(tr->acc, &st.n_scales);
     st.tokenizer = tr->tokenizer;
     st.reward_norm = rm ? &norm : NULL;
+    if (tr->online)
+        pf_online_fill_state(tr, &st);
     if (!rc)
         rc = pf_checkpoint_write_train(path, tr->policy, tr->opt, &meta, &st);
     if (!rc)
@@ -269,7 +279,8 @@ static void print_progress(const pf_trainer *tr, const char *const *names, const
     char el[32], et[32];
     format_duration(elapsed, el, sizeof el);
     format_duration(eta, et, sizeof et);
-    double epoch = (double)(tr->step * tr->cfg->global_batch) / tr->train.n;
+    double epoch = tr->online ? (double)(tr->step * tr->online->P) / tr->online->train.n
+                              : (double)(tr->step * tr->cfg->global_batch) / tr->train.n;
     printf("step %lld/%lld | epoch %.2f | loss %.4f", (long long)tr->step,
            (long long)tr->total_steps, epoch, v[0]);
     double acc = find_metric(names, v, n, "rewards/accuracies");
@@ -278,6 +289,9 @@ static void print_progress(const pf_trainer *tr, const char *const *names, const
         printf(" | acc %.3f | margin %.3f", acc, find_metric(names, v, n, "rewards/margins"));
     else if (rm_acc == rm_acc)
         printf(" | acc %.3f | margin %.3f", rm_acc, find_metric(names, v, n, "margin"));
+    double score = find_metric(names, v, n, "objective/scores");
+    if (score == score)
+        printf(" | score %.3f | kl %.3f", score, find_metric(names, v, n, "objective/kl"));
     printf(" | %.0f tok/s | elapsed %s | ETA %s\n", find_metric(names, v, n, "tokens_per_s"), el,
            et);
     fflush(stdout);
@@ -291,7 +305,7 @@ static int run_eval(pf_trainer *tr, const char **names, double *values, int *n)
     const char *raw[PF_ALGO_MAX_METRICS];
     double m[PF_ALGO_MAX_METRICS];
     int k = 0;
-    int rc = pf_evaluate(tr, m, &k, raw);
+    int rc = tr->online ? pf_online_evaluate(tr, m, &k, raw) : pf_evaluate(tr, m, &k, raw);
     for (int i = 0; i < k && !rc && *n < PF_MAX_METRICS; i++) {
         snprintf(eval_names[i], sizeof eval_names[i], "eval/%s", raw[i]);
         names[*n] = eval_names[i];
@@ -307,8 +321,9 @@ static int log_and_eval(pf_trainer *tr, interval_stats *stats)
     const pf_config *c = tr->cfg;
     const int last = tr->step == tr->total_steps;
     const int do_log = tr->step % c->log_every == 0 || last;
+    const int n_eval = tr->online ? tr->online->eval.n : tr->eval.n;
     const int do_eval =
-        tr->eval.n > 0 && ((c->eval_every > 0 && tr->step % c->eval_every == 0) || last);
+        n_eval > 0 && ((c->eval_every > 0 && tr->step % c->eval_every == 0) || last);
     const char *names[PF_MAX_METRICS];
     double values[PF_MAX_METRICS];
     int n = 0, rc = PF_OK;
@@ -331,6 +346,8 @@ static int log_and_eval(pf_trainer *tr, interval_stats *stats)
 /* Checks that the world size divides the micro-batches of a step. */
 static int check_world(const pf_trainer *tr)
 {
+    if (tr->algo->online)
+        return pf_online_check_world(tr->cfg, tr->world);
     if (tr->micro_per_step % tr->world != 0)
         return pf_fail(PF_ERR_USAGE,
                        "train.micro_batch: %d ranks do not divide the %d "
@@ -359,26 +376,30 @@ static int setup(pf_trainer *tr, int resume, pf_tokenizer **tok)
         rc = pf_dist_agree(load_reference(tr));
     if (!rc)
         rc = pf_dist_agree(allocate_buffers(tr));
+    if (!rc && tr->online)
+        rc = pf_dist_agree(pf_online_create(tr));
     if (!rc && resume)
         rc = pf_dist_agree(resume_from(tr));
     if (rc)
         return rc;
-    tr->total_steps = pf_total_steps(c, tr->train.n);
-    if (tr->reference && c->dpo_precompute_reference) {
+    tr->total_steps = tr->online ? pf_online_total_steps(tr) : pf_total_steps(c, tr->train.n);
+    if (tr->online) {
+        /* the reference scores every rollout: it stays */
+    } else if (tr->reference && c->dpo_precompute_reference) {
         rc = pf_reference_logps(tr, &tr->train);
         if (!rc)
             rc = pf_reference_logps(tr, &tr->eval);
     } else if (tr->reference) {
         rc = pf_reference_logps(tr, &tr->eval);
     }
-    if (!rc && tr->reference && c->dpo_l2_multiplier > 0.0) {
+    if (!rc && !tr->online && tr->reference && c->dpo_l2_multiplier > 0.0) {
         size_t bytes = sizeof(float) * pf_model_num_params(tr->reference);
         tr->ref_params = pf_calloc(bytes, "reference weights");
         rc = tr->ref_params ? PF_OK : PF_ERR_RUNTIME;
         if (!rc)
             memcpy(tr->ref_params, pf_model_params(tr->reference), bytes);
     }
-    if (!rc && tr->reference && c->dpo_precompute_reference) {
+    if (!rc && !tr->online && tr->reference && c->dpo_precompute_reference) {
         pf_model_free(tr->reference); /* steady-state steps skip the reference forward */
         tr->reference = NULL;
     }
@@ -402,9 +423,10 @@ static void print_header(const pf_trainer *tr)
     printf("prefopt-mpi train: %s on %d rank(s), %lld steps, %d train / %d eval "
            "examples "
            "(%d dropped by truncation), %zu parameters\nconfig: %s\n",
-           tr->algo->name, tr->world, (long long)tr->total_steps, tr->train.n, tr->eval.n,
-           tr->train.dropped + tr->eval.dropped, pf_model_num_params(tr->policy),
-           tr->cfg->resolved_json);
+           tr->algo->name, tr->world, (long long)tr->total_steps,
+           tr->online ? tr->online->train.n : tr->train.n,
+           tr->online ? tr->online->eval.n : tr->eval.n, tr->train.dropped + tr->eval.dropped,
+           pf_model_num_params(tr->policy), tr->cfg->resolved_json);
     fflush(stdout);
 }
 
@@ -420,7 +442,7 @@ static int loop(pf_trainer *tr)
                              ? tr->cfg->stop_after
                              : tr->total_steps;
     while (!rc && tr->step < stop) {
-        rc = pf_train_step(tr);
+        rc = tr->online ? pf_online_step(tr) : pf_train_step(tr);
         if (rc)
             break;
         stats_add(&stats, tr);
@@ -449,6 +471,7 @@ static void teardown(pf_trainer *tr)
         pf_free(tr->slots);
     pf_free(tr->ref_params);
     pf_exact_accum_free(tr->acc);
+    pf_online_free(tr);
     pf_adamw_free(tr->opt);
     pf_workspace_free(tr->ws);
     pf_model_free(tr->reference);

@@ -51,6 +51,7 @@ typedef struct {
     int preempted; /* stopped early by SIGUSR1 / SIGTERM */
     int64_t tokens_seen;
     double started;
+    struct pf_online *online; /* ppo / grpo state (online_internal.h), else NULL */
     /* metrics of the last step: names and values */
     int n_metrics;
     const char *metric_names[PF_MAX_METRICS];
