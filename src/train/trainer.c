@@ -430,13 +430,30 @@ static void print_header(const pf_trainer *tr)
     fflush(stdout);
 }
 
+/* Online algorithms: a step-0 evaluation row (the initial policy's held-out score), the
+ * baseline their curves start from. */
+static int baseline_eval(pf_trainer *tr)
+{
+    const char *names[PF_MAX_METRICS];
+    double values[PF_MAX_METRICS];
+    int n = 0;
+    if (!tr->online || tr->step != 0 || tr->online->eval.n == 0 || tr->cfg->eval_every == 0)
+        return PF_OK;
+    int rc = run_eval(tr, names, values, &n);
+    if (rc || tr->rank != 0)
+        return rc;
+    char path[PF_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/metrics.h5", tr->cfg->run_dir);
+    return pf_metrics_append(path, 0, n, names, values);
+}
+
 /* The training loop proper, from tr->step to total_steps. */
 static int loop(pf_trainer *tr)
 {
     interval_stats stats;
     memset(&stats, 0, sizeof stats);
     int64_t last_saved = tr->step;
-    int rc = PF_OK;
+    int rc = pf_dist_agree(baseline_eval(tr));
     tr->started = pf_now();
     const int64_t stop = tr->cfg->stop_after > 0 && tr->cfg->stop_after < tr->total_steps
                              ? tr->cfg->stop_after

@@ -64,7 +64,7 @@ import sys, h5py, math, glob
 run, algo = sys.argv[1], sys.argv[2]
 with h5py.File(run + "/metrics.h5", "r") as f:
     m = f["metrics"]
-    assert list(m["step"][:]) == [1, 2, 3, 4], list(m["step"][:])
+    assert list(m["step"][:]) == [0, 1, 2, 3, 4], list(m["step"][:])  # 0: baseline eval
     def col(name):
         g = m
         for part in name.split("/"):
@@ -76,15 +76,17 @@ with h5py.File(run + "/metrics.h5", "r") as f:
                  "val/ratio", "val/num_eos_tokens", "rollout_tokens_per_s", "kl_coef",
                  "eval/objective/scores", "eval/objective/kl"]:
         col(name)
-    assert all(v == 0.0 for v in col("policy/first_ratio_dev")), col("policy/first_ratio_dev")
-    assert all(v == 0.0 for v in col("policy/first_approxkl")), col("policy/first_approxkl")
-    assert col("objective/kl")[0] == 0.0, col("objective/kl")
-    assert col("objective/non_score_reward")[0] == 0.0
-    kc = col("kl_coef")
+    tr = slice(1, None)  # training rows
+    assert all(v == 0.0 for v in col("policy/first_ratio_dev")[tr]), col("policy/first_ratio_dev")
+    assert all(v == 0.0 for v in col("policy/first_approxkl")[tr]), col("policy/first_approxkl")
+    assert col("objective/kl")[1] == 0.0, col("objective/kl")
+    assert col("objective/non_score_reward")[1] == 0.0
+    kc = col("kl_coef")[tr]
     assert kc[0] == 0.05 and len(set(kc)) > 1, kc  # adaptive controller moved it
     ev = col("eval/objective/scores")
-    assert math.isnan(ev[0]) and not math.isnan(ev[1]), ev
-    assert all(0 < v <= 12 for v in col("completions/mean_length"))
+    assert not math.isnan(ev[0]) and math.isnan(ev[1]) and not math.isnan(ev[2]), ev
+    assert col("eval/objective/kl")[0] == 0.0  # the initial policy is the reference
+    assert all(0 < v <= 12 for v in col("completions/mean_length")[tr])
 ck = sorted(glob.glob(run + "/checkpoints/step-*.h5"))[-1]
 with h5py.File(ck, "r") as f:
     assert "critic" in f and "v_head.weight" in f["critic/params"], list(f)
@@ -101,8 +103,8 @@ with h5py.File(run + "/metrics.h5", "r") as f:
         g = m
         for part in name.split("/"):
             g = g[part]
-    assert all(v == 0.0 for v in m["policy/first_ratio_dev"][:])
-    assert m["objective"]["kl"][0] == 0.0  # rollout-time k3 to the reference
+    assert all(v == 0.0 for v in m["policy/first_ratio_dev"][1:])
+    assert m["objective"]["kl"][1] == 0.0  # rollout-time k3 to the reference
 ck = sorted(glob.glob(run + "/checkpoints/step-*.h5"))[-1]
 with h5py.File(ck, "r") as f:
     assert "critic" not in f
