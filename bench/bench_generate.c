@@ -29,6 +29,7 @@ typedef struct {
 
 static const gen_shape SHAPES[] = {
     {"tiny", 512, 128, 4, 4},
+    {"demo", 2048, 192, 4, 6}, /* jobs/configs/sft-demo.json: the PPO / GRPO demos' policy */
     {"small", 8192, 512, 8, 8},
     {"gpt2-124M", 50257, 768, 12, 12},
 };
@@ -166,7 +167,7 @@ static int bench(const gen_shape *s, int B, const gen_opts *o)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_generate [--shape tiny|small|gpt2-124M]... [--batch B]... "
+    fprintf(stderr, "usage: bench_generate [--shape tiny|demo|small|gpt2-124M]... [--batch B]... "
                     "[--prompt P] [--new-tokens N] [--reps R] [--warmup W]\n"
                     "defaults: shapes tiny and small, batches 1 and 8, P 64, N 128, R 5, W 1\n");
     return 2;

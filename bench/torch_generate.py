@@ -8,7 +8,7 @@ C sampler does). The model and the KV-cache loop are tests/parity/torch_gpt2.py'
 oracle the C model and its decoding are checked against); the cache is allocated once,
 outside the timed region, as the C cache is.
 
-Usage: torch_generate.py [--shape tiny|small|gpt2-124M]... [--batch B]... [--prompt P]
+Usage: torch_generate.py [--shape tiny|demo|small|gpt2-124M]... [--batch B]... [--prompt P]
                          [--new-tokens N] [--reps R] [--warmup W] [--threads T]
                          [--default-malloc]
 Defaults: shapes tiny and small, batches 1 and 8, P 64, N 128, R 5, W 1, 1 thread.
@@ -31,6 +31,7 @@ from torch_env import load_torch
 SHAPES = {
     # name: (n_layer, n_head, d_model, vocab_size)
     "tiny": (4, 4, 128, 512),
+    "demo": (4, 6, 192, 2048),  # jobs/configs/sft-demo.json: the PPO / GRPO demos' policy
     "small": (8, 8, 512, 8192),
     "gpt2-124M": (12, 12, 768, 50257),
 }

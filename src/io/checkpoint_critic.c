@@ -44,8 +44,8 @@ static int read_i32(hid_t group, const char *name, int32_t *out, int n)
         return pf_fail(PF_ERR_USAGE, "/critic/%s: missing", name);
     hid_t space = H5Dget_space(set);
     hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-    int rc = count != n ? pf_fail(PF_ERR_USAGE, "/critic/%s: holds %lld values, expected %d",
-                                  name, (long long)count, n)
+    int rc = count != n ? pf_fail(PF_ERR_USAGE, "/critic/%s: holds %lld values, expected %d", name,
+                                  (long long)count, n)
                         : PF_OK;
     if (!rc && n > 0 && H5Dread(set, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
         rc = pf_fail(PF_ERR_USAGE, "/critic/%s: cannot read", name);

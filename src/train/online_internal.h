@@ -35,7 +35,7 @@
 /* Prompts of one JSONL file: records (items for graders) and tokenized prompts. */
 typedef struct {
     pf_record_set records;
-    pf_token_ids *ids; /* [n] rendered prompt ids, keep_end-truncated to max_prompt_length */
+    pf_token_ids *ids;    /* [n] rendered prompt ids, keep_end-truncated to max_prompt_length */
     struct cJSON **items; /* [n] parsed record items (NULL when none) */
     int n;
     int truncated; /* prompts that lost their start */
@@ -49,9 +49,9 @@ typedef struct {
     int32_t *len;      /* [N] generated tokens (stop token included) */
     uint8_t *finished; /* [N] ended with a stop token */
     double *score, *rm_score, *grader_score, *entropy; /* [N]; entropy: summed over tokens */
-    float *logp, *ref_logp, *values;                 /* [N, R] at rollout time */
-    float *kl, *rewards, *adv, *ret;                 /* [N, R] */
-    double *seq_adv;                                 /* [N] grpo */
+    float *logp, *ref_logp, *values;                   /* [N, R] at rollout time */
+    float *kl, *rewards, *adv, *ret;                   /* [N, R] */
+    double *seq_adv;                                   /* [N] grpo */
 } pf_rollout;
 
 /* Scratch of one micro-batch (this rank), sized once. */
@@ -61,12 +61,12 @@ typedef struct {
     uint32_t *sample_index;
     int32_t *gen_tokens, *gen_len; /* [M, R], [M] */
     uint8_t *gen_finished;
-    float *gen_entropy;              /* [M, R] */
-    int32_t *tokens, *lengths;       /* [M, Tmax], [M]: prompt + response */
-    uint8_t *need;                   /* [M, Tmax] */
+    float *gen_entropy;                     /* [M, R] */
+    int32_t *tokens, *lengths;              /* [M, Tmax], [M]: prompt + response */
+    uint8_t *need;                          /* [M, Tmax] */
     float *logp, *dlogp, *values, *dvalues; /* [M, Tmax] */
-    double *scores;                  /* [M] */
-    int32_t *seqs;                   /* [M] rollout indices of the micro-batch */
+    double *scores;                         /* [M] */
+    int32_t *seqs;                          /* [M] rollout indices of the micro-batch */
 } pf_micro_scratch;
 
 typedef struct pf_online {
@@ -97,10 +97,10 @@ typedef struct pf_online {
     pf_kv_cache *cache;
     /* batch state */
     pf_rollout roll;
-    double *table;   /* gather table [N, W] */
+    double *table; /* gather table [N, W] */
     int W;
-    double *slots;   /* [K, S] per-micro-batch sums of one mini-batch */
-    int32_t *order;  /* [N] sequence order of the current epoch */
+    double *slots;         /* [K, S] per-micro-batch sums of one mini-batch */
+    int32_t *order;        /* [N] sequence order of the current epoch */
     pf_data_order shuffle; /* mini-batch permutations, keyed by (seed, step, epoch) */
     pf_micro_scratch mb;
     double rollout_seconds;

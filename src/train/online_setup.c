@@ -150,8 +150,8 @@ static int create_critic(pf_trainer *tr)
         rc = pf_adamw_create(on->critic, &ac, &on->critic_opt);
     if (!rc && c->deterministic)
         rc = pf_exact_accum_create(on->critic, on->K / on->mini_batches, &on->critic_acc);
-    if (!rc && !(on->critic_grad = pf_calloc(sizeof(float) * pf_model_num_params(on->critic),
-                                             "critic gradient")))
+    if (!rc && !(on->critic_grad =
+                     pf_calloc(sizeof(float) * pf_model_num_params(on->critic), "critic gradient")))
         rc = PF_ERR_RUNTIME;
     return rc;
 }
@@ -173,10 +173,10 @@ static int allocate(pf_online *on)
     pf_micro_scratch *mb = &on->mb;
     on->W = pf_online_table_width(on->R);
     int bad = alloc(&r->prompt, cap, 4) | alloc(&r->sample, cap, 4) |
-              alloc(&r->tokens, cap * R, 4) | alloc(&r->len, cap, 4) |
-              alloc(&r->finished, cap, 1) | alloc(&r->score, cap, 8) |
-              alloc(&r->rm_score, cap, 8) | alloc(&r->grader_score, cap, 8) |
-              alloc(&r->entropy, cap, 8) | alloc(&r->seq_adv, cap, 8);
+              alloc(&r->tokens, cap * R, 4) | alloc(&r->len, cap, 4) | alloc(&r->finished, cap, 1) |
+              alloc(&r->score, cap, 8) | alloc(&r->rm_score, cap, 8) |
+              alloc(&r->grader_score, cap, 8) | alloc(&r->entropy, cap, 8) |
+              alloc(&r->seq_adv, cap, 8);
     float **f[] = {&r->logp, &r->ref_logp, &r->values, &r->kl, &r->rewards, &r->adv, &r->ret};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         bad |= alloc(f[i], cap * R, sizeof(float));
@@ -188,9 +188,8 @@ static int allocate(pf_online *on)
            alloc(&mb->gen_tokens, M * R, 4) | alloc(&mb->gen_len, M, 4) |
            alloc(&mb->gen_finished, M, 1) | alloc(&mb->gen_entropy, M * R, 4) |
            alloc(&mb->tokens, cells, 4) | alloc(&mb->lengths, M, 4) | alloc(&mb->need, cells, 1) |
-           alloc(&mb->logp, cells, 4) | alloc(&mb->dlogp, cells, 4) |
-           alloc(&mb->values, cells, 4) | alloc(&mb->dvalues, cells, 4) |
-           alloc(&mb->scores, M, 8) | alloc(&mb->seqs, M, 4);
+           alloc(&mb->logp, cells, 4) | alloc(&mb->dlogp, cells, 4) | alloc(&mb->values, cells, 4) |
+           alloc(&mb->dvalues, cells, 4) | alloc(&mb->scores, M, 8) | alloc(&mb->seqs, M, 4);
     return bad ? PF_ERR_RUNTIME : PF_OK;
 }
 
@@ -241,8 +240,8 @@ static int configure(pf_trainer *tr)
 
 int pf_online_check_world(const pf_config *c, int world)
 {
-    const int64_t minis = strcmp(c->algorithm, "ppo") == 0 ? c->ppo_mini_batches
-                                                           : c->grpo_mini_batches;
+    const int64_t minis =
+        strcmp(c->algorithm, "ppo") == 0 ? c->ppo_mini_batches : c->grpo_mini_batches;
     const int64_t micro = c->global_batch / minis / c->micro_batch;
     if (micro % world != 0)
         return pf_fail(PF_ERR_USAGE,
@@ -348,17 +347,18 @@ void pf_online_free(pf_trainer *tr)
     pf_kv_cache_free(on->cache);
     pf_data_order_free(&on->shuffle);
     pf_rollout *r = &on->roll;
-    void *bufs[] = {r->prompt, r->sample, r->tokens, r->len, r->finished, r->score, r->rm_score,
-                    r->grader_score, r->entropy, r->logp, r->ref_logp, r->values, r->kl,
-                    r->rewards, r->adv, r->ret, r->seq_adv, on->table, on->slots, on->order,
-                    on->critic_grad};
+    void *bufs[] = {r->prompt,   r->sample,       r->tokens,      r->len,  r->finished, r->score,
+                    r->rm_score, r->grader_score, r->entropy,     r->logp, r->ref_logp, r->values,
+                    r->kl,       r->rewards,      r->adv,         r->ret,  r->seq_adv,  on->table,
+                    on->slots,   on->order,       on->critic_grad};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         pf_free(bufs[i]);
     pf_micro_scratch *mb = &on->mb;
     void *scratch[] = {mb->prompt_tokens, mb->prompt_len, mb->prompt_index, mb->sample_index,
-                       mb->gen_tokens, mb->gen_len, mb->gen_finished, mb->gen_entropy,
-                       mb->tokens, mb->lengths, mb->need, mb->logp, mb->dlogp, mb->values,
-                       mb->dvalues, mb->scores, mb->seqs};
+                       mb->gen_tokens,    mb->gen_len,    mb->gen_finished, mb->gen_entropy,
+                       mb->tokens,        mb->lengths,    mb->need,         mb->logp,
+                       mb->dlogp,         mb->values,     mb->dvalues,      mb->scores,
+                       mb->seqs};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         pf_free(scratch[i]);
     pf_free(on);

@@ -54,8 +54,8 @@ static void compute_advantages(pf_trainer *tr, pf_grpo_group_stats *gs)
     for (int j = 0; j < on->N; j++)
         for (int t = 0; t < on->R; t++) {
             size_t i = (size_t)j * on->R + t;
-            r->kl[i] = t < r->len[j] ? (float)pf_kl_token(on->kl_est, r->logp[i], r->ref_logp[i])
-                                     : 0.0f;
+            r->kl[i] =
+                t < r->len[j] ? (float)pf_kl_token(on->kl_est, r->logp[i], r->ref_logp[i]) : 0.0f;
         }
     if (!on->is_ppo) {
         pf_grpo_advantages(r->score, on->N, on->G, on->scale, r->seq_adv, gs);
@@ -93,8 +93,8 @@ static double policy_token(pf_trainer *tr, int j, int t, double lp, double *d, d
     }
     pf_grpo_stats st = {0};
     const double hi = c->grpo_epsilon_high > 0 ? c->grpo_epsilon_high : c->grpo_epsilon;
-    double loss = pf_grpo_token(on->roll.seq_adv[j], lp, old, on->roll.ref_logp[i],
-                                c->grpo_epsilon, hi, c->grpo_beta, d, &st);
+    double loss = pf_grpo_token(on->roll.seq_adv[j], lp, old, on->roll.ref_logp[i], c->grpo_epsilon,
+                                hi, c->grpo_beta, d, &st);
     slot[S_KL] += st.kl, slot[S_CLIP_LO] += st.clip_low, slot[S_CLIP_HI] += st.clip_high;
     return loss;
 }
@@ -155,9 +155,8 @@ static int critic_micro(pf_trainer *tr, const int32_t *seqs, int n, double ntok,
             const size_t k = (size_t)j * on->R + t;
             pf_vf_stats st = {0};
             double dv = 0.0;
-            double loss =
-                pf_ppo_vf_token(mb->values[base + t], on->roll.values[k], on->roll.ret[k], clip,
-                                &dv, &st);
+            double loss = pf_ppo_vf_token(mb->values[base + t], on->roll.values[k], on->roll.ret[k],
+                                          clip, &dv, &st);
             slot[S_VF_LOSS] += loss, slot[S_VF_CLIP] += st.clipped;
             slot[S_LOSS] += vf_coef * loss / ntok;
             mb->dvalues[base + t] = (float)(vf_coef * dv / ntok);
@@ -268,9 +267,9 @@ static void epoch_order(pf_trainer *tr, int e)
 {
     pf_online *on = tr->online;
     for (int i = 0; i < on->N; i++)
-        on->order[i] =
-            e == 0 ? i
-                   : pf_data_order_at(&on->shuffle, (tr->step * on->epochs + e) * (int64_t)on->N + i);
+        on->order[i] = e == 0 ? i
+                              : pf_data_order_at(&on->shuffle,
+                                                 (tr->step * on->epochs + e) * (int64_t)on->N + i);
 }
 
 /* All epochs x mini-batches of the iteration. */
@@ -328,7 +327,7 @@ static batch_means rollout_means(const pf_online *on)
 
 /* The iteration's metrics, TRL names first; returns the mean sequence KL. */
 static double report(pf_trainer *tr, const update_stats *u, const pf_grpo_group_stats *gs,
-                   double kl_coef)
+                     double kl_coef)
 {
     pf_online *on = tr->online;
     const batch_means m = rollout_means(on);
@@ -392,8 +391,8 @@ int pf_online_step(pf_trainer *tr)
                               (long long)tr->step + 1);
     const double seq_kl = report(tr, &u, &gs, kl_coef);
     if (on->is_ppo && tr->cfg->ppo_adaptive_kl)
-        on->kl_coef = pf_kl_adaptive_update(on->kl_coef, seq_kl,
-                                            tr->cfg->ppo_kl_target, tr->cfg->ppo_kl_horizon, on->N);
+        on->kl_coef = pf_kl_adaptive_update(on->kl_coef, seq_kl, tr->cfg->ppo_kl_target,
+                                            tr->cfg->ppo_kl_horizon, on->N);
     int64_t tokens = on->generated_tokens;
     for (int j = 0; j < on->N; j++)
         tokens += prompt_len(on, j);

@@ -126,8 +126,8 @@ static int grade(pf_trainer *tr, const pf_prompt_set *ps, int j, double *score)
     int L = on->roll.len[j] - (on->roll.finished[j] ? 1 : 0), applicable = 0;
     char *text = NULL;
     size_t len = 0;
-    int rc = pf_tokenizer_decode_lossy(tr->tokenizer, on->roll.tokens + (size_t)j * on->R, (size_t)L,
-                                 &text, &len);
+    int rc = pf_tokenizer_decode_lossy(tr->tokenizer, on->roll.tokens + (size_t)j * on->R,
+                                       (size_t)L, &text, &len);
     if (!rc)
         rc = pf_grade_completion_split(&on->completion, text, len);
     on->completion.sample.count_tokens = count_tokens;
@@ -167,8 +167,7 @@ static int score_micro(pf_trainer *tr, const pf_prompt_set *ps, const int32_t *s
 }
 
 /* Policy, reference and critic forwards of the packed micro-batch. */
-static int forward_micro(pf_trainer *tr, const pf_prompt_set *ps, const int32_t *seqs, int n,
-                         int T)
+static int forward_micro(pf_trainer *tr, const pf_prompt_set *ps, const int32_t *seqs, int n, int T)
 {
     pf_online *on = tr->online;
     pf_micro_scratch *mb = &on->mb;

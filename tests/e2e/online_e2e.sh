@@ -126,6 +126,36 @@ train ppo 2 "$W/k3" --set ppo.kl_estimator=k3 --set ppo.whiten_rewards=true --se
     --set ppo.num_mini_batches=2 --set train.deterministic=false
 [ $rc -eq 0 ] && pass "ppo: k3, whitened rewards, 2 mini-batches, deterministic false" || fail "ppo variants (exit $rc)"
 
+# ---------------------------------------------------------------- reward model rewards
+# An RM trained here scores rollouts (weighted with the grader) and initialises the critic.
+run timeout 300 "$BIN" train tests/data/train/rm_tiny.json --set run_dir="$W/rm"
+[ $rc -eq 0 ] && pass "a tiny reward model trains" || fail "rm_tiny (exit $rc)"
+RMSET=(--set reward.model="$W/rm" --set reward.model_weight=0.5 --set ppo.critic_init=reward_model
+       --set train.steps=2)
+train ppo 1 "$W/rm1" "${RMSET[@]}"
+a=$(sha "$W/rm1")
+train ppo 2 "$W/rm2" "${RMSET[@]}"
+[ $rc -eq 0 ] && [ -n "$a" ] && [ "$(sha "$W/rm2")" = "$a" ] \
+    && pass "ppo with an RM + grader reward and an RM critic: same params on 1 and 2 ranks" \
+    || fail "ppo with RM reward (exit $rc)"
+"$PY" - "$W/rm2" <<'PYEOF' && pass "score = 0.5 * rm + grader - eos penalty; critic starts as the RM" || fail "rm reward metrics"
+import sys, h5py
+with h5py.File(sys.argv[1] + "/metrics.h5", "r") as f:
+    m = f["metrics"]
+    s, r, g = m["objective/scores"][1:], m["objective/rm_score"][1:], m["objective/grader_score"][1:]
+    eos = m["completions/eos_fraction"][1:]
+    for a, b, c, e in zip(s, r, g, eos):  # missing_eos_penalty 0.5 for unfinished rollouts
+        assert abs(a - (0.5 * b + c - 0.5 * (1 - e))) < 1e-9, (a, b, c, e)
+    assert abs(r[0]) < 5, r  # normalised scale
+    assert m["loss/value_avg"][1] > 0
+PYEOF
+expect_exit 2 "critic_init reward_model without reward.model exits 2" "$BIN" train \
+    tests/data/train/ppo_tiny.json --set run_dir="$W/e7" --set ppo.critic_init=reward_model
+expect_stderr "ppo.critic_init: reward_model needs reward.model" "... naming the key"
+expect_exit 2 "a reward.model without a value head exits 2" "$BIN" train \
+    tests/data/train/ppo_tiny.json --set run_dir="$W/e8" --set reward.model="$W/ppo-n1"
+expect_stderr "reward.model: .*no value head" "... naming reward.model"
+
 # ---------------------------------------------------------------- config errors
 expect_exit 2 "world size not dividing a mini-batch's micro-batches exits 2" \
     $MPI -n 3 "$BIN" train tests/data/train/ppo_tiny.json --set run_dir="$W/e1"
