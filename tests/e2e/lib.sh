@@ -31,6 +31,21 @@ expect_stderr() {
     if [ "$lines" -eq 1 ] && grep -Eq -- "$1" "$W/err"; then pass "$2"; else fail "$2 (stderr does not match /$1/ in one line)"; fi
 }
 
+# inspect_field RUN_DIR|CKPT KEY: one field of `inspect --json` (Python repr; needs BIN, PY).
+inspect_field() { "$BIN" inspect --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(repr(json.load(sys.stdin).get(sys.argv[1])))' "$2"; }
+
+# sha RUN_DIR|CKPT: params_sha256 of a checkpoint or of a run's newest checkpoint.
+sha() { "$BIN" inspect --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["params_sha256"])'; }
+
+# train_config CONFIG N RUN_DIR [ARGS...]: `train CONFIG` on N ranks (mpirun command in
+# MPI) into RUN_DIR, with a 300 s timeout; output in $W/out, $W/err, status in $rc.
+train_config() {
+    local cfg=$1 n=$2 dir=$3
+    shift 3
+    timeout 300 $MPI -n "$n" "$BIN" train "$cfg" --set run_dir="$dir" "$@" >"$W/out" 2>"$W/err"
+    rc=$?
+}
+
 # finish NAME: the closing line and the exit status.
 finish() {
     echo "$1: $passed passed, $failed failed"

@@ -23,16 +23,8 @@ trap 'rm -rf "$W"' EXIT
 cd "$SRC" || exit 1
 MPI="mpirun --oversubscribe -q"
 
-sha() { "$BIN" inspect --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["params_sha256"])'; }
-
 # train ALGO N RUN_DIR [ARGS...]: trains tests/data/train/ALGO_tiny.json on N ranks.
-train() {
-    local algo=$1 n=$2 dir=$3
-    shift 3
-    timeout 300 $MPI -n "$n" "$BIN" train "tests/data/train/${algo}_tiny.json" \
-        --set run_dir="$dir" "$@" >"$W/out" 2>"$W/err"
-    rc=$?
-}
+train() { train_config "tests/data/train/${1}_tiny.json" "${@:2}"; }
 
 # invariance ALGO: the same parameters on 1, 2 and 4 ranks, and across a resume.
 invariance() {

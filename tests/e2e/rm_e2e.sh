@@ -25,15 +25,10 @@ CFG=tests/data/train/rm_tiny.json
 MPI="mpirun --oversubscribe -q"
 
 # field RUN_DIR KEY: a field of `inspect --json` for the run's newest checkpoint.
-field() { "$BIN" inspect --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(repr(json.load(sys.stdin).get(sys.argv[1])))' "$2"; }
+field() { inspect_field "$@"; }
 
 # train N RUN_DIR [ARGS...]: trains the tiny RM config on N ranks into RUN_DIR.
-train() {
-    local n=$1 dir=$2
-    shift 2
-    timeout 300 $MPI -n "$n" "$BIN" train "$CFG" --set run_dir="$dir" "$@" >"$W/out" 2>"$W/err"
-    rc=$?
-}
+train() { train_config "$CFG" "$@"; }
 
 # ---------------------------------------------------------------- world-size invariance
 train 1 "$W/n1"

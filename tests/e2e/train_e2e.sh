@@ -23,15 +23,8 @@ CFG=tests/data/train/dpo_tiny.json
 MPI="mpirun --oversubscribe -q"
 
 # sha RUN_DIR: params_sha256 of the run's newest checkpoint.
-sha() { "$BIN" inspect --json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["params_sha256"])'; }
-
 # train N RUN_DIR [ARGS...]: trains the tiny config on N ranks into RUN_DIR.
-train() {
-    local n=$1 dir=$2
-    shift 2
-    timeout 300 $MPI -n "$n" "$BIN" train "$CFG" --set run_dir="$dir" "$@" >"$W/out" 2>"$W/err"
-    rc=$?
-}
+train() { train_config "$CFG" "$@"; }
 
 # ---------------------------------------------------------------- world-size invariance
 train 1 "$W/n1"
