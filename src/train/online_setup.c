@@ -97,14 +97,20 @@ static int load_reward_model(pf_trainer *tr)
     return PF_OK;
 }
 
-/* Copies every tensor of src into the tensor of dst with the same name; dst tensors
- * missing from src (a new value head) keep their values. where names the source. */
-static int copy_tensors(pf_model *dst, const pf_model *src, const char *where)
+/* Copies every tensor of src into the tensor of dst with the same name. A dst tensor
+ * missing from src is an error naming where (the source), except the value head when
+ * new_head is set (it keeps its values: a new head on a language model). */
+static int copy_tensors(pf_model *dst, const pf_model *src, const char *where, int new_head)
 {
     for (int i = 0; i < pf_model_num_tensors(dst); i++) {
         const pf_tensor *t = pf_model_tensor(dst, i), *s = pf_model_find_tensor(src, t->name);
-        if (!s)
+        if (!s && new_head && strncmp(t->name, "v_head.", 7) == 0)
             continue;
+        if (!s)
+            return pf_fail(PF_ERR_USAGE,
+                           "%s: has no tensor %s (another model shape than the "
+                           "policy)",
+                           where, t->name);
         if (s->numel != t->numel)
             return pf_fail(PF_ERR_USAGE, "%s: tensor %s has %zu values, the policy's %zu", where,
                            t->name, s->numel, t->numel);
@@ -124,21 +130,21 @@ static int create_critic(pf_trainer *tr)
     pf_model *loaded = NULL;
     int rc = pf_model_create(&mc, 1, &on->critic);
     if (!rc && strcmp(init, "policy") == 0) {
-        rc = copy_tensors(on->critic, tr->policy, "ppo.critic_init");
+        rc = copy_tensors(on->critic, tr->policy, "ppo.critic_init", 1);
         const char *head[2] = {"v_head.weight", "v_head.bias"}; /* a zero value head */
         for (int i = 0; i < 2; i++) {
             const pf_tensor *t = pf_model_find_tensor(on->critic, head[i]);
             memset(pf_model_params(on->critic) + t->offset, 0, sizeof(float) * t->numel);
         }
     } else if (!rc && strcmp(init, "reward_model") == 0) {
-        rc = on->rm ? copy_tensors(on->critic, pf_reward_model_network(on->rm), "reward.model")
+        rc = on->rm ? copy_tensors(on->critic, pf_reward_model_network(on->rm), "reward.model", 0)
                     : pf_fail(PF_ERR_USAGE, "ppo.critic_init: reward_model needs reward.model");
     } else if (!rc) {
         rc = pf_checkpoint_read_model_at(init, 0, &loaded, NULL, NULL);
         if (!rc && !pf_model_get_config(loaded)->value_head)
             rc = pf_fail(PF_ERR_USAGE, "ppo.critic_init: %s has no value head", init);
         if (!rc)
-            rc = copy_tensors(on->critic, loaded, init);
+            rc = copy_tensors(on->critic, loaded, init, 0);
         pf_model_free(loaded);
     }
     const pf_config *c = tr->cfg;
