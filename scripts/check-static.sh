@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static checks run by CI: clang-format (no diff allowed) and cppcheck on src/,
-# shellcheck on the job scripts, and the container recipes (scripts/check-containers.sh).
+# the job scripts through shellcheck, and the container recipes (scripts/check-containers.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +21,8 @@ cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
   --suppress=missingIncludeSystem src
 echo "cppcheck: src/ clean"
 
-# shellcheck on the cluster-operations scripts (job scripts, the Slurm test and its
-# cluster, the container check); add scripts here as they are made clean.
+# The cluster-operations shell scripts through shellcheck (job scripts, the Slurm test
+# and its cluster, the container check); add scripts here as they are made clean.
 shell_files=(jobs/slurm/train.sbatch jobs/repro-study jobs/slurm/examples/*.sh
   tests/e2e/slurm_cluster.sh tests/e2e/slurm_e2e.sh scripts/check-containers.sh)
 shellcheck -x -P SCRIPTDIR "${shell_files[@]}"
