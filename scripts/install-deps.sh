@@ -12,7 +12,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   libcjson-dev
   libcunit1-dev
-  clang libclang-rt-14-dev clang-format clang-tidy cppcheck
+  clang libclang-rt-14-dev clang-format clang-tidy cppcheck shellcheck
   python3 python3-numpy python3-h5py python3-torch python3-matplotlib python3-regex
 )
 # node and npm for the tokenizer parity test; any install providing both commands will do
@@ -20,6 +20,8 @@ PACKAGES=(
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
+# A one-node Slurm for tests/e2e/slurm_e2e.sh: scripts/test.sh (CI) sets PREFOPT_WITH_SLURM=1;
+# the container recipes (docker/) leave it out.
 if [ "${PREFOPT_WITH_SLURM:-0}" = 1 ]; then
   PACKAGES+=(slurmctld slurmd slurm-client munge)
 fi
