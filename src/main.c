@@ -50,19 +50,6 @@ static const pf_cli_command *find_command(const char *name)
     return NULL;
 }
 
-/* Prints the recorded error for status rc once and returns the exit code. */
-static int report(int rc)
-{
-    if (rc == PF_OK)
-        return 0;
-    const char *msg = pf_error_message();
-    if (rc == PF_ERR_DATA && msg[0])
-        fprintf(stderr, "%s\n", msg);
-    else
-        fprintf(stderr, "prefopt-mpi: error: %s\n", msg[0] ? msg : "failed");
-    return rc >= PF_ERR_RUNTIME && rc <= PF_ERR_DATA ? rc : PF_ERR_RUNTIME;
-}
-
 /* Dispatches argv[1] to its command; exit code = the command's pf status. */
 int main(int argc, char **argv)
 {
@@ -84,6 +71,7 @@ int main(int argc, char **argv)
     }
     const pf_cli_command *cmd = find_command(name);
     if (!cmd)
-        return report(pf_fail(PF_ERR_USAGE, "%s: unknown command (see prefopt-mpi --help)", name));
-    return report(cmd->run(argc - 1, argv + 1));
+        return pf_error_report(
+            pf_fail(PF_ERR_USAGE, "%s: unknown command (see prefopt-mpi --help)", name));
+    return pf_error_report(cmd->run(argc - 1, argv + 1));
 }

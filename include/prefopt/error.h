@@ -31,6 +31,13 @@ const char *pf_error_message(void);
 /* Forgets the current error message. */
 void pf_error_clear(void);
 
+/* Prints the current error for status code (PF_OK: nothing) on stderr, once: data
+ * errors as recorded ("FILE:LINE: error: ..." lines), others as "prefopt-mpi: error:
+ * <message>"; later calls print nothing. Returns the process exit code for code. An MPI
+ * command's rank 0 calls it before MPI_Finalize, so that no other rank's exit can make
+ * the launcher kill rank 0 before the message is out. */
+int pf_error_report(int code);
+
 /* Allocates n bytes, 64-byte aligned and zeroed; on failure records an error naming
  * what and returns NULL. Free with pf_free(). */
 void *pf_calloc(size_t n, const char *what);

@@ -267,6 +267,8 @@ int pf_cmd_eval(int argc, char **argv)
     pf_model_free(ref);
     pf_model_free(policy);
     int rank = pf_dist_rank();
+    if (rc && rank == 0)
+        pf_error_report(rc); /* before finalize: see error.h */
     pf_dist_finalize();
     if (rc && rank != 0)
         exit(rc);

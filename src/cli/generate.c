@@ -380,6 +380,8 @@ int pf_cmd_generate(int argc, char **argv)
     rc = pf_dist_agree(rc);
     gen_free(&g);
     int rank = pf_dist_rank();
+    if (rc && rank == 0)
+        pf_error_report(rc); /* before finalize: see error.h */
     pf_dist_finalize();
     if (rc && rank != 0)
         exit(rc);

@@ -88,6 +88,8 @@ int pf_cmd_train(int argc, char **argv)
         rc = pf_train(&cfg, resume, &preempted);
     pf_config_free(&cfg);
     int rank = pf_dist_rank();
+    if (rc && rank == 0)
+        pf_error_report(rc); /* before finalize: see error.h */
     pf_dist_finalize();
     if (!rc && preempted)
         exit(PF_EXIT_PREEMPTED);

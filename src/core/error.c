@@ -47,6 +47,23 @@ const char *pf_error_message(void) { return error_message; }
 
 void pf_error_clear(void) { error_message[0] = '\0'; }
 
+int pf_error_report(int code)
+{
+    static int printed;
+    if (code == PF_OK)
+        return 0;
+    if (!printed) {
+        const char *msg = error_message;
+        if (code == PF_ERR_DATA && msg[0])
+            fprintf(stderr, "%s\n", msg);
+        else
+            fprintf(stderr, "prefopt-mpi: error: %s\n", msg[0] ? msg : "failed");
+        fflush(stderr);
+        printed = 1;
+    }
+    return code >= PF_ERR_RUNTIME && code <= PF_ERR_DATA ? code : PF_ERR_RUNTIME;
+}
+
 void *pf_calloc(size_t n, const char *what)
 {
     size_t rounded = (n + 63) / 64 * 64;

@@ -47,8 +47,10 @@ void pf_dist_finalize(void)
 {
     int done = 0;
     MPI_Finalized(&done);
-    if (we_initialised && !done)
+    if (we_initialised && !done) {
+        MPI_Barrier(MPI_COMM_WORLD); /* rank 0 has printed any error: see error.h */
         MPI_Finalize();
+    }
     we_initialised = 0;
 }
 
