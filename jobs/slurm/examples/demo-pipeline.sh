@@ -4,11 +4,12 @@
 # starting from the SFT run, through jobs/slurm/train.sbatch with --dependency=afterok.
 #
 #   jobs/slurm/examples/demo-pipeline.sh [sbatch options] [-- --set k=v ...]
-#   e.g. jobs/slurm/examples/demo-pipeline.sh -N 1 --ntasks-per-node=4 --time=1:00:00
+#   e.g. jobs/slurm/examples/demo-pipeline.sh -N 1 --ntasks-per-node=2 --time=1:00:00
+#   (the PPO demo runs on 1 or 2 ranks: docs/hpc.md, "Rank counts that fit")
 #
 # The sbatch options apply to every job (default: -n 2); the --set options after `--`
 # are passed to every run. Rank counts must divide each config's micro-batches per step
-# (global_batch / micro_batch: SFT 4, DPO 8, PPO 4), so 1, 2 or 4 ranks fit all three.
+# (SFT 4, DPO 8) and, for PPO, per mini-batch (2), so 1 or 2 ranks fit all three.
 # Run directories: $PREFOPT_RUNS_DIR/{sft,dpo,ppo}-demo (default runs/), so that a job
 # that is preempted and requeued, or submitted again, resumes where it stopped.
 # Prints the job ids; follow them with squeue and the logs prefopt-train-<job id>.out.
