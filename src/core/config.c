@@ -387,6 +387,11 @@ static int check_online_relations(const pf_config *c, const char *file)
                        "%s: %s.%s: data.max_prompt_length %lld + %lld exceeds model.max_seq_len %d",
                        file, sec, ppo ? "response_length" : "max_completion_length",
                        (long long)c->max_prompt_length, (long long)resp, c->model.max_seq_len);
+    if (ppo && c->ppo_adaptive_kl && c->ppo_kl_horizon < 0.2 * (double)c->global_batch)
+        return pf_fail(PF_ERR_USAGE,
+                       "%s: ppo.kl_horizon: %g is below 0.2 x train.global_batch (%lld): the "
+                       "adaptive controller could drive kl_coef to 0 or below",
+                       file, c->ppo_kl_horizon, (long long)c->global_batch);
     if (!c->reward_model[0] && !c->reward_graders[0])
         return pf_fail(PF_ERR_USAGE, "%s: reward: set reward.model, reward.graders or both", file);
     return PF_OK;

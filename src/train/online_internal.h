@@ -6,7 +6,7 @@
  * One iteration ("step") of an online algorithm:
  *   1. rollouts: the step's N = train.global_batch sequences are P = N / G prompts of the
  *      (seed, epoch) order with G samples each (G = 1 for ppo); sequences are cut into
- *      K = N / micro_batch rollout micro-batches and each rank takes a contiguous share.
+ *      K = N / micro_batch rollout micro-batches; micro-batch c runs on rank c mod world.
  *      A rank samples its sequences (keys: seed, step, prompt index, sample index), scores
  *      them, and runs the policy, reference (and critic) forwards on each micro-batch.
  *   2. the per-sequence results are gathered exactly onto every rank (pf_dist_gather_slots),
@@ -113,8 +113,12 @@ enum { PF_ONLINE_SLOTS = 16 }; /* per-micro-batch sums of an update, at most */
 int pf_online_check_world(const pf_config *c, int world);
 /* Allocates tr->online and loads the train / eval prompts and the data order. */
 int pf_online_load_data(pf_trainer *tr);
-/* After the policy and reference exist: reward, critic, buffers, KV cache. */
-int pf_online_create(pf_trainer *tr);
+/* After the policy is loaded: its max_seq_len fits max_prompt_length + the response
+ * length (an error naming the keys otherwise). */
+int pf_online_check_model(const pf_trainer *tr);
+/* After the policy and reference exist: reward, critic, buffers, KV cache. resuming: the
+ * critic's weights will come from the checkpoint (ppo.critic_init is not read). */
+int pf_online_create(pf_trainer *tr, int resuming);
 void pf_online_free(pf_trainer *tr);
 /* Sequences per step and the matching steps for train.epochs. */
 int64_t pf_online_total_steps(const pf_trainer *tr);

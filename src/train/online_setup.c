@@ -120,8 +120,24 @@ static int copy_tensors(pf_model *dst, const pf_model *src, const char *where, i
     return PF_OK;
 }
 
-/* The critic: the policy's shape with a value head, initialised per ppo.critic_init. */
-static int create_critic(pf_trainer *tr)
+/* Whether src has the critic's shape (architecture, sizes; value head aside); an
+ * error naming where otherwise. */
+static int check_same_shape(const pf_model *critic, const pf_model *src, const char *where)
+{
+    pf_model_config a = *pf_model_get_config(critic), b = *pf_model_get_config(src);
+    a.value_head = b.value_head = 0;
+    if (memcmp(&a, &b, sizeof a) == 0)
+        return PF_OK;
+    return pf_fail(PF_ERR_USAGE,
+                   "%s: another model shape than the policy (n_layer %d, n_head %d, d_model "
+                   "%d, vocab_size %d, max_seq_len %d vs %d, %d, %d, %d, %d)",
+                   where, b.n_layer, b.n_head, b.d_model, b.vocab_size, b.max_seq_len, a.n_layer,
+                   a.n_head, a.d_model, a.vocab_size, a.max_seq_len);
+}
+
+/* The critic: the policy's shape with a value head, initialised per ppo.critic_init
+ * (not read when resuming: the checkpoint's /critic replaces the weights). */
+static int create_critic(pf_trainer *tr, int resuming)
 {
     pf_online *on = tr->online;
     const char *init = tr->cfg->ppo_critic_init;
@@ -129,7 +145,9 @@ static int create_critic(pf_trainer *tr)
     mc.value_head = 1;
     pf_model *loaded = NULL;
     int rc = pf_model_create(&mc, 1, &on->critic);
-    if (!rc && strcmp(init, "policy") == 0) {
+    if (!rc && resuming) {
+        /* weights from /critic in resume_from */
+    } else if (!rc && strcmp(init, "policy") == 0) {
         rc = copy_tensors(on->critic, tr->policy, "ppo.critic_init", 1);
         const char *head[2] = {"v_head.weight", "v_head.bias"}; /* a zero value head */
         for (int i = 0; i < 2; i++) {
@@ -137,12 +155,16 @@ static int create_critic(pf_trainer *tr)
             memset(pf_model_params(on->critic) + t->offset, 0, sizeof(float) * t->numel);
         }
     } else if (!rc && strcmp(init, "reward_model") == 0) {
-        rc = on->rm ? copy_tensors(on->critic, pf_reward_model_network(on->rm), "reward.model", 0)
+        rc = on->rm ? check_same_shape(on->critic, pf_reward_model_network(on->rm), "reward.model")
                     : pf_fail(PF_ERR_USAGE, "ppo.critic_init: reward_model needs reward.model");
+        if (!rc)
+            rc = copy_tensors(on->critic, pf_reward_model_network(on->rm), "reward.model", 0);
     } else if (!rc) {
         rc = pf_checkpoint_read_model_at(init, 0, &loaded, NULL, NULL);
         if (!rc && !pf_model_get_config(loaded)->value_head)
             rc = pf_fail(PF_ERR_USAGE, "ppo.critic_init: %s has no value head", init);
+        if (!rc)
+            rc = check_same_shape(on->critic, loaded, init);
         if (!rc)
             rc = copy_tensors(on->critic, loaded, init, 0);
         pf_model_free(loaded);
@@ -234,13 +256,22 @@ static int configure(pf_trainer *tr)
     if (pf_grpo_scale_parse(c->grpo_scale_rewards, &on->scale) != 0 ||
         pf_grpo_loss_type_parse(c->grpo_loss_type, &on->loss_type) != 0)
         return pf_fail(PF_ERR_USAGE, "grpo: unknown scale_rewards or loss_type");
-    const int max_seq = pf_model_get_config(tr->policy)->max_seq_len;
-    if (on->Tmax > max_seq)
-        return pf_fail(PF_ERR_USAGE,
-                       "data.max_prompt_length: %d + %s %d exceeds the model's max_seq_len %d",
-                       on->Tp, on->is_ppo ? "ppo.response_length" : "grpo.max_completion_length",
-                       on->R, max_seq);
     find_stop_ids(tr);
+    return PF_OK;
+}
+
+int pf_online_check_model(const pf_trainer *tr)
+{
+    const pf_config *c = tr->cfg;
+    const int ppo = strcmp(c->algorithm, "ppo") == 0;
+    const int64_t R = ppo ? c->ppo_response_length : c->grpo_max_completion;
+    const int max_seq = pf_model_get_config(tr->policy)->max_seq_len;
+    if (c->max_prompt_length + R > max_seq)
+        return pf_fail(PF_ERR_USAGE,
+                       "data.max_prompt_length: %lld + %s %lld exceeds the model's max_seq_len %d",
+                       (long long)c->max_prompt_length,
+                       ppo ? "ppo.response_length" : "grpo.max_completion_length", (long long)R,
+                       max_seq);
     return PF_OK;
 }
 
@@ -273,7 +304,7 @@ int pf_online_load_data(pf_trainer *tr)
     return rc;
 }
 
-int pf_online_create(pf_trainer *tr)
+int pf_online_create(pf_trainer *tr, int resuming)
 {
     pf_online *on = tr->online;
     const pf_config *c = tr->cfg;
@@ -285,7 +316,7 @@ int pf_online_create(pf_trainer *tr)
     if (!rc && c->reward_model[0])
         rc = load_reward_model(tr);
     if (!rc && on->is_ppo)
-        rc = create_critic(tr);
+        rc = create_critic(tr, resuming);
     if (!rc)
         rc = allocate(on);
     if (!rc)

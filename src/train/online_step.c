@@ -234,7 +234,7 @@ static int update_pass(pf_trainer *tr, trained_model *tm, micro_fn fn, const int
 /* Metric accumulators of the updates of one iteration. */
 typedef struct {
     double loss, pg_loss, vf_loss, approxkl, clipfrac, vf_clipfrac, ratio, ratio_sq, kl;
-    double clip_lo, clip_hi, grad_norm, first_dev, first_approxkl;
+    double clip_lo, clip_hi, grad_norm, critic_grad_norm, first_dev, first_approxkl;
     int updates, retries;
 } update_stats;
 
@@ -290,6 +290,7 @@ static int run_updates(pf_trainer *tr, double lr, update_stats *u)
                 rc = update_pass(tr, &cri, critic_micro, seqs, mb, lr, vsums, &vnorm, &u->retries);
             if (!rc)
                 add_update(u, psums, on->critic ? vsums : NULL, norm);
+            u->critic_grad_norm += vnorm;
         }
     }
     return rc;
@@ -369,6 +370,8 @@ static double report(pf_trainer *tr, const update_stats *u, const pf_grpo_group_
     put(tr, "policy/first_ratio_dev", u->first_dev);
     put(tr, "policy/first_approxkl", u->first_approxkl);
     put(tr, "grad_norm", u->grad_norm / k);
+    if (on->critic)
+        put(tr, "val/grad_norm", u->critic_grad_norm / k);
     put(tr, "sum_retries", u->retries);
     return m.kl;
 }

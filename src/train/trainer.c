@@ -372,12 +372,14 @@ static int setup(pf_trainer *tr, int resume, pf_tokenizer **tok)
         rc = pf_dist_agree(load_policy(tr, pf_tokenizer_vocab_size(*tok)));
     if (!rc && tr->algo == &pf_algo_rm)
         rc = pf_dist_agree(pf_rm_prepare_policy(tr));
+    if (!rc && tr->online)
+        rc = pf_dist_agree(pf_online_check_model(tr));
     if (!rc)
         rc = pf_dist_agree(load_reference(tr));
     if (!rc)
         rc = pf_dist_agree(allocate_buffers(tr));
     if (!rc && tr->online)
-        rc = pf_dist_agree(pf_online_create(tr));
+        rc = pf_dist_agree(pf_online_create(tr, resume));
     if (!rc && resume)
         rc = pf_dist_agree(resume_from(tr));
     if (rc)

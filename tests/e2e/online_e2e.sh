@@ -146,7 +146,10 @@ expect_exit 2 "critic_init reward_model without reward.model exits 2" "$BIN" tra
 expect_stderr "ppo.critic_init: reward_model needs reward.model" "... naming the key"
 expect_exit 2 "a critic_init of another shape exits 2" "$BIN" train tests/data/train/ppo_tiny.json \
     --set run_dir="$W/e9" --set ppo.critic_init="$W/rm" --set model.n_layer=2
-expect_stderr "has no tensor h.1.ln_1.weight \(another model shape" "... naming the missing tensor"
+expect_stderr "another model shape than the policy \(n_layer 1, .* vs 2," "... naming the shapes"
+expect_exit 2 "an adaptive KL horizon below 0.2 x global_batch exits 2" "$BIN" train \
+    tests/data/train/ppo_tiny.json --set run_dir="$W/e10" --set ppo.adaptive_kl=true --set ppo.kl_horizon=1
+expect_stderr "ppo.kl_horizon: 1 is below 0.2 x train.global_batch" "... naming ppo.kl_horizon"
 expect_exit 2 "a reward.model without a value head exits 2" "$BIN" train \
     tests/data/train/ppo_tiny.json --set run_dir="$W/e8" --set reward.model="$W/ppo-n1"
 expect_stderr "reward.model: .*no value head" "... naming reward.model"
