@@ -35,7 +35,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import h5py
 import numpy as np
@@ -44,6 +44,7 @@ import torch
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_gpt2 as tg  # noqa: E402
+from parity_util import Results  # noqa: E402
 
 LOGPROB_TOL = 1e-4
 VALUE_TOL = 1e-4
@@ -76,23 +77,6 @@ class AdamCase:
     betas: tuple = (0.9, 0.999)
     eps: float = 1e-8
     weight_decay: float = 0.1
-
-
-@dataclass
-class Results:
-    """Counts checks and prints one line for each."""
-
-    passed: int = 0
-    failed: int = 0
-    failures: list = field(default_factory=list)
-
-    def check(self, name, ok, detail):
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            self.failures.append(name)
 
 
 # --- inputs -----------------------------------------------------------------------

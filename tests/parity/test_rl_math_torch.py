@@ -38,6 +38,7 @@ Prints one line per check, then `rl_math parity: N passed, M failed`; exits 1 on
 failure.
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parity_util import Results  # noqa: E402
 
 # The C side works in double on float32 inputs (per-token outputs rounded to float32), so
 # against the float64 oracle the errors are float32 roundings (~1e-7). The float32 oracle
@@ -354,18 +358,6 @@ def split_scales(ref):
 
 
 # --- checks --------------------------------------------------------------------------
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail):
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}", flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-
 
 def rel_error(c, ref):
     """max|c - ref| and the bound's scale max|ref|."""
