@@ -21,7 +21,7 @@ enum { MAX_SETS = 64 };
 static const char USAGE[] =
     "usage: prefopt-mpi train CONFIG.json [--set dotted.key=value]... "
     "[--resume]\n\n"
-    "Trains with the algorithm the config names (sft, dpo) on every rank of "
+    "Trains with the algorithm the config names (sft, dpo, rm, ppo, grpo) on every rank of "
     "the MPI job\n"
     "(mpirun -n N prefopt-mpi train ...). Parameters are bit-identical for any "
     "world size\n"
