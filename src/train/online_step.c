@@ -352,7 +352,7 @@ static double report(pf_trainer *tr, const update_stats *u, const pf_grpo_group_
         put(tr, "kl_coef", kl_coef);
     } else {
         put(tr, "reward", gs->reward_mean);
-        put(tr, "reward_std", gs->reward_std);
+        put(tr, "reward_std", on->scale == PF_SCALE_BATCH ? gs->batch_std : gs->reward_std);
         put(tr, "frac_reward_zero_std", gs->frac_zero_std);
         put(tr, "kl", u->kl / k);
         put(tr, "entropy", m.length > 0 ? m.entropy / m.length : 0.0);
