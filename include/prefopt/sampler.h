@@ -104,4 +104,17 @@ int pf_generate(pf_model *m, pf_kv_cache *cache, const pf_batch *prompts,
                 const uint64_t *prompt_index, const uint32_t *sample_index,
                 const pf_generate_config *cfg, pf_generate_out *out);
 
+/* The loop's scratch (logits [max_batch, V], the sampler, per-sequence flags), for callers
+ * that generate repeatedly (PPO / GRPO rollouts): create once, reuse, free. */
+typedef struct pf_generate_scratch pf_generate_scratch;
+int pf_generate_scratch_create(int max_batch, int vocab_size, pf_generate_scratch **out);
+void pf_generate_scratch_free(pf_generate_scratch *scratch);
+
+/* pf_generate with caller-owned scratch (B <= its max_batch, the model's vocabulary
+ * size): the same results, and no allocation at all. */
+int pf_generate_with(pf_model *m, pf_kv_cache *cache, const pf_batch *prompts,
+                     const uint64_t *prompt_index, const uint32_t *sample_index,
+                     const pf_generate_config *cfg, pf_generate_scratch *scratch,
+                     pf_generate_out *out);
+
 #endif

@@ -6,38 +6,55 @@
  * Invariant: token j of sequence b is drawn from that sequence's own logits with the key
  * (seed, step, prompt_index[b], sample_index[b], j); since the cache's logits for b do not
  * depend on the other sequences, neither do b's tokens. Scratch (logits [B, V], the
- * sampler, the step's tokens and active flags) is allocated once per call, never per
- * token.
+ * sampler, the step's tokens and active flags) is a pf_generate_scratch: created once by
+ * callers that generate repeatedly (PPO / GRPO rollouts), once per call by pf_generate;
+ * never per token.
  */
 #include <string.h>
 
 #include "prefopt/error.h"
 #include "prefopt/sampler.h"
 
-/* Scratch of one pf_generate call. */
-typedef struct {
+/* Scratch of the generation loop, for up to max_batch sequences over V tokens. */
+struct pf_generate_scratch {
+    int max_batch, V;
     float *logits;   /* [B, V] */
     int32_t *next;   /* [B] the token each active sequence feeds next */
     uint8_t *active; /* [B] */
     pf_sampler *sampler;
-} gen_scratch;
+};
+typedef struct pf_generate_scratch gen_scratch;
 
-static int scratch_create(gen_scratch *g, int B, int V)
+int pf_generate_scratch_create(int max_batch, int vocab_size, pf_generate_scratch **out)
 {
-    g->logits = pf_calloc(sizeof(float) * (size_t)B * (size_t)V, "generate logits");
-    g->next = pf_calloc(sizeof(int32_t) * (size_t)B, "generate tokens");
-    g->active = pf_calloc((size_t)B, "generate flags");
-    if (!g->logits || !g->next || !g->active)
+    *out = NULL;
+    gen_scratch *g = pf_calloc(sizeof *g, "generate scratch");
+    if (!g)
         return PF_ERR_RUNTIME;
-    return pf_sampler_create(V, &g->sampler);
+    g->max_batch = max_batch, g->V = vocab_size;
+    g->logits =
+        pf_calloc(sizeof(float) * (size_t)max_batch * (size_t)vocab_size, "generate logits");
+    g->next = pf_calloc(sizeof(int32_t) * (size_t)max_batch, "generate tokens");
+    g->active = pf_calloc((size_t)max_batch, "generate flags");
+    int rc = g->logits && g->next && g->active ? pf_sampler_create(vocab_size, &g->sampler)
+                                               : PF_ERR_RUNTIME;
+    if (rc) {
+        pf_generate_scratch_free(g);
+        return rc;
+    }
+    *out = g;
+    return PF_OK;
 }
 
-static void scratch_free(gen_scratch *g)
+void pf_generate_scratch_free(pf_generate_scratch *g)
 {
+    if (!g)
+        return;
     pf_free(g->logits);
     pf_free(g->next);
     pf_free(g->active);
     pf_sampler_free(g->sampler);
+    pf_free(g);
 }
 
 /* Checks settings, key ranges and cache room before any work. */
@@ -149,19 +166,31 @@ static int run_loop(pf_model *m, pf_kv_cache *cache, gen_scratch *g, const pf_ba
     return PF_OK;
 }
 
-int pf_generate(pf_model *m, pf_kv_cache *cache, const pf_batch *prompts,
-                const uint64_t *prompt_index, const uint32_t *sample_index,
-                const pf_generate_config *cfg, pf_generate_out *out)
+int pf_generate_with(pf_model *m, pf_kv_cache *cache, const pf_batch *prompts,
+                     const uint64_t *prompt_index, const uint32_t *sample_index,
+                     const pf_generate_config *cfg, pf_generate_scratch *g, pf_generate_out *out)
 {
     int rc = check_request(cache, prompts, prompt_index, sample_index, cfg);
     if (rc)
         return rc;
-    gen_scratch g = {0};
-    rc = scratch_create(&g, prompts->B, pf_model_get_config(m)->vocab_size);
-    if (!rc) {
-        init_outputs(cfg, prompts->B, out);
-        rc = run_loop(m, cache, &g, prompts, prompt_index, sample_index, cfg, out);
-    }
-    scratch_free(&g);
+    if (prompts->B > g->max_batch || g->V != pf_model_get_config(m)->vocab_size)
+        return pf_fail(PF_ERR_USAGE,
+                       "generate: scratch for %d sequences of %d tokens, asked for %d of %d",
+                       g->max_batch, g->V, prompts->B, pf_model_get_config(m)->vocab_size);
+    init_outputs(cfg, prompts->B, out);
+    return run_loop(m, cache, g, prompts, prompt_index, sample_index, cfg, out);
+}
+
+int pf_generate(pf_model *m, pf_kv_cache *cache, const pf_batch *prompts,
+                const uint64_t *prompt_index, const uint32_t *sample_index,
+                const pf_generate_config *cfg, pf_generate_out *out)
+{
+    pf_generate_scratch *g = NULL;
+    int rc = check_request(cache, prompts, prompt_index, sample_index, cfg);
+    if (!rc)
+        rc = pf_generate_scratch_create(prompts->B, pf_model_get_config(m)->vocab_size, &g);
+    if (!rc)
+        rc = pf_generate_with(m, cache, prompts, prompt_index, sample_index, cfg, g, out);
+    pf_generate_scratch_free(g);
     return rc;
 }

@@ -95,6 +95,7 @@ typedef struct pf_online {
     pf_exact_accum *critic_acc;
     float *critic_grad;
     pf_kv_cache *cache;
+    pf_generate_scratch *gen_scratch;
     /* batch state */
     pf_rollout roll;
     double *table; /* gather table [N, W] */

@@ -323,6 +323,9 @@ int pf_online_create(pf_trainer *tr, int resuming)
         rc = pf_data_order_init(&on->shuffle, (uint64_t)w[0] << 32 | w[1], on->N);
     if (!rc)
         rc = pf_kv_cache_create(tr->policy, on->M, on->Tmax, &on->cache);
+    if (!rc)
+        rc = pf_generate_scratch_create(on->M, pf_model_get_config(tr->policy)->vocab_size,
+                                        &on->gen_scratch);
     if (!rc && (on->train.truncated || on->eval.truncated) && tr->rank == 0)
         printf("note: %d train / %d eval prompts longer than data.max_prompt_length = %d tokens "
                "kept their end\n",
@@ -382,6 +385,7 @@ void pf_online_free(pf_trainer *tr)
     pf_exact_accum_free(on->critic_acc);
     pf_model_free(on->critic);
     pf_kv_cache_free(on->cache);
+    pf_generate_scratch_free(on->gen_scratch);
     pf_data_order_free(&on->shuffle);
     pf_rollout *r = &on->roll;
     void *bufs[] = {r->prompt,   r->sample,       r->tokens,      r->len,  r->finished, r->score,

@@ -52,7 +52,8 @@ static int generate_micro(pf_trainer *tr, const pf_prompt_set *ps, const int32_t
                            .lengths = mb->gen_len,
                            .finished = mb->gen_finished,
                            .entropies = mb->gen_entropy};
-    return pf_generate(tr->policy, on->cache, &b, mb->prompt_index, mb->sample_index, &gc, &out);
+    return pf_generate_with(tr->policy, on->cache, &b, mb->prompt_index, mb->sample_index, &gc,
+                            on->gen_scratch, &out);
 }
 
 int pf_rollout_pack(pf_trainer *tr, const pf_prompt_set *ps, const int32_t *seqs, int n)

@@ -541,6 +541,40 @@ static void test_generate_errors(void)
     cfg.sampling.top_p = 1.0f;
     cfg.step = PF_SAMPLE_MAX_STEP + 1;
     CU_ASSERT(pf_generate(m, c, &batch, P_INDEX, NULL, &cfg, &out) == PF_ERR_USAGE);
+    cfg.step = 0;
+    pf_generate_scratch *small = NULL;
+    CU_ASSERT_FATAL(pf_generate_scratch_create(NP - 1, GV, &small) == PF_OK);
+    CU_ASSERT(pf_generate_with(m, c, &batch, P_INDEX, NULL, &cfg, small, &out) == PF_ERR_USAGE);
+    CU_ASSERT(strstr(pf_error_message(), "scratch for 7 sequences") != NULL);
+    pf_generate_scratch_free(small);
+    pf_kv_cache_free(c);
+    pf_model_free(m);
+}
+
+/* One scratch reused across calls of different batch sizes == pf_generate each time. */
+static void test_generate_with_reused_scratch(void)
+{
+    pf_model *m = gen_model();
+    int32_t prompts[NP * PT], lens[NP];
+    gen_prompts(prompts);
+    memcpy(lens, P_LEN, sizeof lens);
+    pf_generate_config cfg = {.max_new_tokens = NEW, .sampling = {0.8f, 0.95f}, .seed = 5};
+    pf_kv_cache *c = NULL;
+    pf_generate_scratch *g = NULL;
+    CU_ASSERT_FATAL(pf_kv_cache_create(m, NP, PT + NEW, &c) == PF_OK);
+    CU_ASSERT_FATAL(pf_generate_scratch_create(NP, GV, &g) == PF_OK);
+    for (int B = NP; B >= 1; B -= 3) {
+        gen_result a, b;
+        memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+        pf_generate_out oa = {a.tokens, a.lengths, a.finished, a.logprobs, a.entropies};
+        pf_generate_out ob = {b.tokens, b.lengths, b.finished, b.logprobs, b.entropies};
+        pf_batch batch = {.tokens = prompts, .lengths = lens, .B = B, .T = PT};
+        cfg.step = (uint64_t)B;
+        CU_ASSERT_FATAL(pf_generate(m, c, &batch, P_INDEX, S_INDEX, &cfg, &oa) == PF_OK);
+        CU_ASSERT_FATAL(pf_generate_with(m, c, &batch, P_INDEX, S_INDEX, &cfg, g, &ob) == PF_OK);
+        CU_ASSERT(memcmp(&a, &b, sizeof a) == 0);
+    }
+    pf_generate_scratch_free(g);
     pf_kv_cache_free(c);
     pf_model_free(m);
 }
@@ -560,6 +594,8 @@ int main(void)
         {"generate: stop ids", test_generate_stop},
         {"generate: log-probs == forward at temperature", test_generate_logprobs_match_forward},
         {"generate: errors", test_generate_errors},
+        {"generate_with: a reused scratch gives pf_generate's results",
+         test_generate_with_reused_scratch},
         {NULL, NULL}};
     return pf_cunit_run("sampler", cases);
 }
