@@ -74,6 +74,15 @@ int pf_tokenizer_decode(const pf_tokenizer *tok, const int32_t *ids, size_t n, c
 int pf_tokenizer_decode_lossy(const pf_tokenizer *tok, const int32_t *ids, size_t n, char **text,
                               size_t *len);
 
+/* The number of tokens text[0..len) encodes to (no special tokens) into *n; tok is a
+ * const pf_tokenizer * passed as void * so that this is a pf_grade_token_count_fn (the
+ * counter of length graders with unit "tokens"). Returns encode's status. */
+int pf_tokenizer_count_tokens(void *tok, const char *text, size_t len, size_t *n);
+
+/* The ids of the tokens that end a generation, "<|im_end|>" (end of turn) and
+ * "<|endoftext|>", those the vocabulary has, into ids[0..2); returns their count. */
+int pf_tokenizer_stop_ids(const pf_tokenizer *tok, int32_t ids[2]);
+
 /* One more than the largest id (ids below it may be unused in sparse vocabularies). */
 int32_t pf_tokenizer_vocab_size(const pf_tokenizer *tok);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "prefopt/dist.h"
 #include "prefopt/error.h"
 
 int pf_cli_usage_error(const char *cmd, const char *what)
@@ -103,4 +104,15 @@ int pf_cli_parse_seed(const char *cmd, const char *name, const char *text, uint6
     }
     *seed = (uint64_t)v;
     return PF_OK;
+}
+
+int pf_cli_mpi_finish(int rc)
+{
+    const int rank = pf_dist_rank();
+    if (rc && rank == 0)
+        pf_error_report(rc);
+    pf_dist_finalize();
+    if (rc && rank != 0)
+        exit(rc);
+    return rc;
 }

@@ -20,6 +20,11 @@ typedef struct {
     int (*run)(int argc, char **argv);
 } pf_cli_command;
 
+/* The end of an MPI command, on every rank: rank 0 prints the agreed error (before
+ * MPI_Finalize, see error.h), MPI is finalised, other ranks exit with rc at once (rank 0
+ * alone returns to main). Returns rc. */
+int pf_cli_mpi_finish(int rc);
+
 int pf_cmd_init(int argc, char **argv);
 int pf_cmd_inspect(int argc, char **argv);
 int pf_cmd_logprobs(int argc, char **argv);

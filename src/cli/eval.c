@@ -266,11 +266,5 @@ int pf_cmd_eval(int argc, char **argv)
     pf_tokenizer_free(tok);
     pf_model_free(ref);
     pf_model_free(policy);
-    int rank = pf_dist_rank();
-    if (rc && rank == 0)
-        pf_error_report(rc); /* before finalize: see error.h */
-    pf_dist_finalize();
-    if (rc && rank != 0)
-        exit(rc);
-    return rc;
+    return pf_cli_mpi_finish(rc);
 }

@@ -24,16 +24,6 @@ typedef struct {
     double applicable, passed, score_sum;
 } check_tally;
 
-/* Token counter for length graders (ctx: the tokenizer). */
-static int count_tokens(void *ctx, const char *text, size_t len, size_t *n)
-{
-    pf_token_ids ids = {0};
-    int rc = pf_tokenizer_encode(ctx, text, len, PF_TOKENIZE_NO_SPECIAL, &ids);
-    *n = ids.len;
-    pf_token_ids_free(&ids);
-    return rc;
-}
-
 /* Grades one generate output line; returns 1 when it passed every applicable check. */
 static int grade_line(const pf_grader_set *set, const cJSON *row, pf_grade_completion *c,
                       pf_tokenizer *tok, check_tally *t, double *scores, int *app, int *rc)
@@ -45,7 +35,7 @@ static int grade_line(const pf_grader_set *set, const cJSON *row, pf_grade_compl
         return 0;
     }
     *rc = pf_grade_completion_split(c, comp->valuestring, strlen(comp->valuestring));
-    c->sample.count_tokens = tok ? count_tokens : NULL;
+    c->sample.count_tokens = tok ? pf_tokenizer_count_tokens : NULL;
     c->sample.count_tokens_ctx = tok;
     if (!*rc)
         *rc = pf_grader_set_score_item(set, &c->sample, cJSON_IsObject(item) ? item : NULL, scores,

@@ -98,18 +98,6 @@ static int gen_options(const gen_args *a, gen_run *g)
     return rc;
 }
 
-/* The stop ids the tokenizer has. */
-static void stop_ids(const pf_tokenizer *tok, int32_t *ids, int *n)
-{
-    const char *names[] = {"<|im_end|>", "<|endoftext|>"};
-    *n = 0;
-    for (int i = 0; i < 2; i++) {
-        int32_t id = pf_tokenizer_token_id(tok, names[i]);
-        if (id >= 0)
-            ids[(*n)++] = id;
-    }
-}
-
 /* Keeps the last room tokens of a prompt (like truncation_mode keep_end); returns 1
  * when it cut something. */
 static int keep_prompt_end(pf_token_ids *p, int room)
@@ -371,7 +359,7 @@ int pf_cmd_generate(int argc, char **argv)
         return rc;
     rc = pf_dist_agree(gen_load(&a, &g));
     if (!rc) {
-        stop_ids(g.tok, stops, &g.gc.n_stop);
+        g.gc.n_stop = pf_tokenizer_stop_ids(g.tok, stops);
         g.gc.stop_ids = stops;
         rc = gen_all(&g);
     }
@@ -379,11 +367,5 @@ int pf_cmd_generate(int argc, char **argv)
         rc = gen_write(&g, a.out);
     rc = pf_dist_agree(rc);
     gen_free(&g);
-    int rank = pf_dist_rank();
-    if (rc && rank == 0)
-        pf_error_report(rc); /* before finalize: see error.h */
-    pf_dist_finalize();
-    if (rc && rank != 0)
-        exit(rc);
-    return rc;
+    return pf_cli_mpi_finish(rc);
 }

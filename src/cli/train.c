@@ -87,13 +87,8 @@ int pf_cmd_train(int argc, char **argv)
     if (!rc)
         rc = pf_train(&cfg, resume, &preempted);
     pf_config_free(&cfg);
-    int rank = pf_dist_rank();
-    if (rc && rank == 0)
-        pf_error_report(rc); /* before finalize: see error.h */
-    pf_dist_finalize();
+    rc = pf_cli_mpi_finish(rc);
     if (!rc && preempted)
         exit(PF_EXIT_PREEMPTED);
-    if (rc && rank != 0)
-        exit(rc); /* rank 0 reports the agreed error once */
     return rc;
 }

@@ -367,3 +367,24 @@ int pf_tokenizer_decode_lossy(const pf_tokenizer *tok, const int32_t *ids, size_
     }
     return rc;
 }
+
+int pf_tokenizer_count_tokens(void *tok, const char *text, size_t len, size_t *n)
+{
+    pf_token_ids ids = {0};
+    int rc = pf_tokenizer_encode(tok, text, len, PF_TOKENIZE_NO_SPECIAL, &ids);
+    *n = ids.len;
+    pf_token_ids_free(&ids);
+    return rc;
+}
+
+int pf_tokenizer_stop_ids(const pf_tokenizer *tok, int32_t ids[2])
+{
+    const char *names[2] = {"<|im_end|>", "<|endoftext|>"};
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        int32_t id = pf_tokenizer_token_id(tok, names[i]);
+        if (id >= 0)
+            ids[n++] = id;
+    }
+    return n;
+}

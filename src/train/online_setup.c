@@ -221,19 +221,6 @@ static int allocate(pf_online *on)
     return bad ? PF_ERR_RUNTIME : PF_OK;
 }
 
-/* The stop ids the tokenizer has (end of turn, end of text). */
-static void find_stop_ids(pf_trainer *tr)
-{
-    const char *names[] = {"<|im_end|>", "<|endoftext|>"};
-    pf_online *on = tr->online;
-    on->n_stop = 0;
-    for (int i = 0; i < 2; i++) {
-        int32_t id = pf_tokenizer_token_id(tr->tokenizer, names[i]);
-        if (id >= 0)
-            on->stop_ids[on->n_stop++] = id;
-    }
-}
-
 /* Shapes and settings from the config. */
 static int configure(pf_trainer *tr)
 {
@@ -256,7 +243,7 @@ static int configure(pf_trainer *tr)
     if (pf_grpo_scale_parse(c->grpo_scale_rewards, &on->scale) != 0 ||
         pf_grpo_loss_type_parse(c->grpo_loss_type, &on->loss_type) != 0)
         return pf_fail(PF_ERR_USAGE, "grpo: unknown scale_rewards or loss_type");
-    find_stop_ids(tr);
+    on->n_stop = pf_tokenizer_stop_ids(tr->tokenizer, on->stop_ids);
     return PF_OK;
 }
 

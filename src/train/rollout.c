@@ -110,16 +110,6 @@ static void take_response(const pf_online *on, const pf_prompt_set *ps, const in
     }
 }
 
-/* Token counter for length graders (ctx: the tokenizer). */
-static int count_tokens(void *ctx, const char *text, size_t len, size_t *n)
-{
-    pf_token_ids ids = {0};
-    int rc = pf_tokenizer_encode(ctx, text, len, PF_TOKENIZE_NO_SPECIAL, &ids);
-    *n = ids.len;
-    pf_token_ids_free(&ids);
-    return rc;
-}
-
 /* The configured grader's score of sequence j's response (0 when not applicable). */
 static int grade(pf_trainer *tr, const pf_prompt_set *ps, int j, double *score)
 {
@@ -131,7 +121,7 @@ static int grade(pf_trainer *tr, const pf_prompt_set *ps, int j, double *score)
                                        (size_t)L, &text, &len);
     if (!rc)
         rc = pf_grade_completion_split(&on->completion, text, len);
-    on->completion.sample.count_tokens = count_tokens;
+    on->completion.sample.count_tokens = pf_tokenizer_count_tokens;
     on->completion.sample.count_tokens_ctx = (void *)tr->tokenizer;
     if (!rc)
         rc = pf_grader_score_item(on->graders.items[on->grader], &on->completion.sample,
